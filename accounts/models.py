@@ -1,0 +1,139 @@
+"""People (User) and the upstream mail accounts they attach (MailAccount)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from accounts import credentials
+
+
+class User(AbstractUser):
+    """Custom from the first migration so fields can be added later without pain."""
+
+    class Meta:
+        db_table = "accounts_user"
+
+
+class Security(models.TextChoices):
+    NONE = "none", "None (plain text, not recommended)"
+    STARTTLS = "starttls", "STARTTLS"
+    TLS = "tls", "TLS (implicit)"
+
+
+class Protocol(models.TextChoices):
+    IMAP = "imap", "IMAP"
+    POP3 = "pop3", "POP3"
+
+
+class SyncStatus(models.TextChoices):
+    NEVER = "never", "Never synced"
+    SYNCING = "syncing", "Syncing"
+    OK = "ok", "Up to date"
+    ERROR = "error", "Error"
+
+
+class Pop3Policy(models.TextChoices):
+    KEEP = "keep", "Keep messages on the server"
+    DELETE = "delete", "Delete from the server after download"
+    DELETE_AFTER_DAYS = "delete_after_days", "Delete from the server after some days"
+
+
+DEFAULT_PORTS: dict[tuple[str, str], int] = {
+    (Protocol.IMAP, Security.TLS): 993,
+    (Protocol.IMAP, Security.STARTTLS): 143,
+    (Protocol.IMAP, Security.NONE): 143,
+    (Protocol.POP3, Security.TLS): 995,
+    (Protocol.POP3, Security.STARTTLS): 110,
+    (Protocol.POP3, Security.NONE): 110,
+    ("smtp", Security.TLS): 465,
+    ("smtp", Security.STARTTLS): 587,
+    ("smtp", Security.NONE): 25,
+}
+
+
+class MailAccount(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mail_accounts"
+    )
+    display_name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField()
+
+    protocol = models.CharField(max_length=8, choices=Protocol.choices, default=Protocol.IMAP)
+    incoming_host = models.CharField(max_length=255)
+    incoming_port = models.PositiveIntegerField(default=993)
+    incoming_security = models.CharField(
+        max_length=10, choices=Security.choices, default=Security.TLS
+    )
+    incoming_username = models.CharField(max_length=255)
+    # Fernet tokens (accounts.credentials); never rendered back, never logged.
+    incoming_password_encrypted = models.TextField(blank=True, editable=False)
+
+    smtp_host = models.CharField(max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField(default=587)
+    smtp_security = models.CharField(
+        max_length=10, choices=Security.choices, default=Security.STARTTLS
+    )
+    smtp_same_credentials = models.BooleanField(
+        default=True, help_text="Log in to SMTP with the incoming username and password."
+    )
+    smtp_username = models.CharField(max_length=255, blank=True)
+    smtp_password_encrypted = models.TextField(blank=True, editable=False)
+
+    # Admin-only: accept this exact certificate (SHA-256 of its DER form) even when no
+    # trusted authority signed it. Pinning, never "verification off".
+    trusted_cert_sha256 = models.CharField(max_length=64, blank=True)
+
+    pop3_policy = models.CharField(
+        max_length=20, choices=Pop3Policy.choices, default=Pop3Policy.KEEP
+    )
+    pop3_delete_after_days = models.PositiveIntegerField(default=14)
+    poll_interval_minutes = models.PositiveIntegerField(default=5)
+
+    enabled = models.BooleanField(default=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    sync_status = models.CharField(
+        max_length=10, choices=SyncStatus.choices, default=SyncStatus.NEVER
+    )
+    last_error = models.TextField(blank=True)
+    # What the sync engine is doing now, for the UI and the admin:
+    # {"phase": ..., "done": n, "total": n, "rate": n, "folder": ...}
+    sync_progress = models.JSONField(default=dict, blank=True)
+    # One sync per account at a time: a lease claimed with a conditional UPDATE.
+    sync_lease_owner = models.CharField(max_length=100, blank=True)
+    sync_lease_until = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    REQUIRED_FOR_DISPLAY: ClassVar[tuple[str, ...]] = ("email", "protocol", "incoming_host")
+
+    class Meta:
+        ordering = ["email", "id"]
+        indexes = [models.Index(fields=["enabled", "protocol"])]
+
+    def __str__(self) -> str:
+        return self.display_name or self.email
+
+    # Credentials: write-only from the outside.
+    def set_incoming_password(self, password: str) -> None:
+        self.incoming_password_encrypted = credentials.encrypt(password)
+
+    def set_smtp_password(self, password: str) -> None:
+        self.smtp_password_encrypted = credentials.encrypt(password)
+
+    def incoming_password(self) -> str:
+        return credentials.decrypt(self.incoming_password_encrypted)
+
+    def smtp_login(self) -> tuple[str, str]:
+        """The username and password for SMTP, following "same as incoming"."""
+        if self.smtp_same_credentials:
+            return self.incoming_username, self.incoming_password()
+        return self.smtp_username, credentials.decrypt(self.smtp_password_encrypted)
+
+    @property
+    def has_smtp(self) -> bool:
+        return bool(self.smtp_host)

@@ -1,0 +1,89 @@
+"""Shared fixtures: people (alice, bob), a real Celery worker on the real Redis.
+
+Mail servers (Dovecot, SMTP) and the test CA come from tests.servers.fixtures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.test import Client
+
+from accounts.models import MailAccount, User
+from accounts.setup import forget_setup_state
+
+pytest_plugins = ["tests.servers.fixtures"]
+
+
+def make_user(username: str, *, password: str = "correct horse battery", **extra: object) -> User:
+    return User.objects.create_user(
+        username=username, email=f"{username}@example.test", password=password, **extra
+    )
+
+
+def make_account(owner: User, *, email: str | None = None, password: str = "secret",
+                 **fields: object) -> MailAccount:
+    account = MailAccount(
+        owner=owner,
+        email=email or f"{owner.username}@mail.example.test",
+        incoming_host="127.0.0.1",
+        incoming_port=10143,
+        incoming_security="none",
+        incoming_username=owner.username,
+        **fields,
+    )
+    account.set_incoming_password(password)
+    account.save()
+    return account
+
+
+@pytest.fixture(autouse=True)
+def _fresh_setup_state() -> Iterator[None]:
+    forget_setup_state()
+    yield
+    forget_setup_state()
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return make_user("bob")
+
+
+@pytest.fixture
+def alice_client(alice: User) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(bob: User) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture(scope="session")
+def celery_session_worker() -> Iterator[object]:
+    """A real Celery worker (a thread in this process) consuming the real Redis broker.
+
+    Tests that use it need `transactional_db`, since the worker's thread reads what
+    the test wrote.
+    """
+    from webmail.celery import app
+
+    app.loader.import_module("celery.contrib.testing.tasks")
+    with start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=10) as worker:
+        yield worker
+
+
+@pytest.fixture
+def celery_worker(celery_session_worker: object, transactional_db: None) -> object:
+    return celery_session_worker

@@ -1,0 +1,17 @@
+"""Test settings: the real ones, over plain http, with a throwaway data directory."""
+
+import os
+import tempfile
+
+os.environ.setdefault("WEBMAIL_HTTPS", "false")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("WEBMAIL_DATA_DIR", tempfile.mkdtemp(prefix="webmail-test-"))
+
+from webmail.settings import *  # noqa: E402,F403  (test settings extend the real ones)
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+WEBMAIL_ALLOW_PRIVATE_HOSTS = True  # the test servers are on loopback
+# No collectstatic before tests: plain storage, no manifest.
+STORAGES = {**STORAGES, "staticfiles": {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,212 @@
+"""The local copy of every account: folders, messages, raw blobs, queued upstream work.
+
+Raw first: a message's exact bytes live in a Blob (content-addressed, compressed);
+every other field here is derived from them and can be rebuilt.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import MailAccount
+
+
+class Blob(models.Model):
+    """Raw RFC 5322 bytes, named by their SHA-256, stored compressed (mail.blobs)."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.PositiveBigIntegerField()
+    stored_size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.sha256
+
+
+class FolderRole(models.TextChoices):
+    NONE = "", "Folder"
+    INBOX = "inbox", "Inbox"
+    SENT = "sent", "Sent"
+    DRAFTS = "drafts", "Drafts"
+    TRASH = "trash", "Trash"
+    JUNK = "junk", "Junk"
+    ARCHIVE = "archive", "Archive"
+
+
+class Folder(models.Model):
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="folders")
+    # Decoded, human name (full path with the server's delimiter) and the name on the
+    # server as sent over the wire (modified UTF-7 unless UTF8=ACCEPT), for commands.
+    name = models.CharField(max_length=1000)
+    remote_name = models.CharField(max_length=1000, blank=True)
+    delimiter = models.CharField(max_length=4, blank=True, default="/")
+    role = models.CharField(max_length=10, choices=FolderRole.choices, blank=True, default="")
+    # POP3 accounts and folders the server refuses keep their state only here.
+    local_only = models.BooleanField(default=False)
+    selectable = models.BooleanField(default=True)
+    subscribed = models.BooleanField(default=True)
+
+    # IMAP sync state.
+    uidvalidity = models.PositiveBigIntegerField(null=True, blank=True)
+    uidnext = models.PositiveBigIntegerField(null=True, blank=True)
+    highestmodseq = models.PositiveBigIntegerField(null=True, blank=True)
+    # Highest UID whose headers we hold: new messages are those above it.
+    last_seen_uid = models.PositiveBigIntegerField(default=0)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    # {"phase": "headers"|"bodies"|"idle", "done": n, "total": n, "rate": msgs/s, "error": ""}
+    sync_progress = models.JSONField(default=dict, blank=True)
+
+    # Kept by the store's write paths, so the folder list needs no COUNT(*).
+    total_count = models.PositiveIntegerField(default=0)
+    unread_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["account_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="folder_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BodyState(models.TextChoices):
+    HEADERS = "headers", "Headers only"
+    FULL = "full", "Stored"
+    FAILED = "failed", "Could not be fetched"
+
+
+class Message(models.Model):
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="messages")
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="messages")
+
+    # Upstream identity: IMAP (uidvalidity, uid); POP3 messages have no UID here.
+    uidvalidity = models.PositiveBigIntegerField(null=True, blank=True)
+    uid = models.PositiveBigIntegerField(null=True, blank=True)
+    modseq = models.PositiveBigIntegerField(null=True, blank=True)
+
+    # Flags as columns: unread counts and filters are index scans, not JSON parsing.
+    is_seen = models.BooleanField(default=False)
+    is_flagged = models.BooleanField(default=False)
+    is_answered = models.BooleanField(default=False)
+    is_draft = models.BooleanField(default=False)
+    is_deleted = models.BooleanField(default=False)
+    keywords = models.JSONField(default=list, blank=True)
+
+    # Envelope, enough for the message list.
+    message_id = models.CharField(max_length=998, blank=True)
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = models.TextField(blank=True)
+    thread_key = models.CharField(max_length=64, blank=True, db_index=True)
+    subject = models.TextField(blank=True)
+    from_name = models.CharField(max_length=500, blank=True)
+    from_address = models.CharField(max_length=500, blank=True)
+    to = models.JSONField(default=list, blank=True)  # [[name, address], ...]
+    cc = models.JSONField(default=list, blank=True)
+    date = models.DateTimeField(null=True, blank=True)
+    internal_date = models.DateTimeField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+
+    # Derived from the raw bytes once they are stored.
+    body_state = models.CharField(
+        max_length=10, choices=BodyState.choices, default=BodyState.HEADERS
+    )
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, null=True, blank=True)
+    snippet = models.CharField(max_length=300, blank=True)
+    has_attachments = models.BooleanField(default=False)
+    attachment_names = models.JSONField(default=list, blank=True)
+    search_text = models.TextField(blank=True)
+    parse_warnings = models.JSONField(default=list, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["folder", "uidvalidity", "uid"],
+                condition=Q(uid__isnull=False),
+                name="message_unique_folder_uid",
+            ),
+        ]
+        indexes = [
+            # Keyset pagination of a folder's list, newest first.
+            models.Index(fields=["folder", "-date", "-id"], name="message_folder_date"),
+            models.Index(fields=["folder", "is_seen"], name="message_folder_seen"),
+            models.Index(fields=["folder", "body_state", "-uid"], name="message_folder_body"),
+            models.Index(fields=["account", "message_id"], name="message_account_msgid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or "(no subject)"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    part_path = models.CharField(max_length=100)  # "1.2": where it lives in the raw bytes
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    content_id = models.CharField(max_length=500, blank=True)
+    is_inline = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["message_id", "id"]
+
+
+class Pop3Uidl(models.Model):
+    """What a POP3 account has already downloaded, and what it deleted upstream."""
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="pop3_uidls")
+    uidl = models.CharField(max_length=255)
+    # True when the id is our fallback hash because the server has no UIDL.
+    synthetic = models.BooleanField(default=False)
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True)
+    downloaded_at = models.DateTimeField()
+    deleted_upstream_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "uidl"], name="pop3_unique_uidl"),
+        ]
+
+
+class OperationKind(models.TextChoices):
+    SET_FLAGS = "set_flags", "Set flags"
+    MOVE = "move", "Move"
+    COPY = "copy", "Copy"
+    DELETE = "delete", "Delete"
+    EXPUNGE = "expunge", "Expunge"
+    CREATE_FOLDER = "create_folder", "Create folder"
+    RENAME_FOLDER = "rename_folder", "Rename folder"
+    DELETE_FOLDER = "delete_folder", "Delete folder"
+    APPEND = "append", "Append"
+
+
+class OperationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    CONFLICT = "conflict", "Resolved conflict"
+    FAILED = "failed", "Failed"
+
+
+class UpstreamOperation(models.Model):
+    """A local change still to be carried to the server, replayed in id order per account."""
+
+    account = models.ForeignKey(
+        MailAccount, on_delete=models.CASCADE, related_name="upstream_operations"
+    )
+    kind = models.CharField(max_length=20, choices=OperationKind.choices)
+    arguments = models.JSONField(default=dict)
+    state = models.CharField(
+        max_length=10, choices=OperationState.choices, default=OperationState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "state", "id"], name="upstreamop_account_state")]
