@@ -224,6 +224,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "ping": {"task": "webmail.tasks.ping", "schedule": crontab(minute="*/5")},
+    "poll-due-accounts": {"task": "webmail.sync.tasks.poll_due_accounts", "schedule": 60.0},
 }
 
 LOGGING = {

@@ -1,0 +1,54 @@
+"""Sync one account: the lease, the status the person sees, and the protocol's engine."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from accounts.models import MailAccount, Protocol, SyncStatus
+from webmail.protocols.errors import ProtocolError
+from webmail.sync import lease
+from webmail.sync.stats import SyncStats
+
+log = logging.getLogger(__name__)
+
+
+def sync_account(account_id: int) -> SyncStats:
+    """One full sync of an account, holding its lease; raises LeaseBusy if taken.
+
+    Protocol errors are recorded on the account (last_error) and re-raised so the task
+    can decide whether to retry.
+    """
+    account = MailAccount.objects.get(pk=account_id)
+    stats = SyncStats(account_id=account.pk, protocol=account.protocol)
+    with lease.account_lease(account.pk) as owner:
+        _set_status(account.pk, SyncStatus.SYNCING, error=None)
+        try:
+            with stats.phase("total"):
+                if account.protocol == Protocol.POP3:
+                    from webmail.sync.pop3 import sync_pop3_account
+
+                    sync_pop3_account(account, stats, lease_owner=owner)
+                else:
+                    from webmail.sync.imap import sync_imap_account
+
+                    sync_imap_account(account, stats, lease_owner=owner)
+        except ProtocolError as exc:
+            stats.errors.append(str(exc))
+            _set_status(account.pk, SyncStatus.ERROR, error=str(exc))
+            log.warning("sync failed", extra={"account_id": account.pk, "error": str(exc)})
+            raise
+        _set_status(account.pk, SyncStatus.OK, error="", synced=True)
+    return stats
+
+
+def _set_status(account_id: int, status: str, *, error: str | None,
+                synced: bool = False) -> None:
+    fields: dict[str, object] = {"sync_status": status}
+    if error is not None:
+        fields["last_error"] = error
+    if synced:
+        fields["last_sync_at"] = timezone.now()
+        fields["sync_progress"] = {}
+    MailAccount.objects.filter(pk=account_id).update(**fields)

@@ -1,0 +1,60 @@
+"""Sync tasks: thin wrappers that take an id, call one function, and decide on retry."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from celery.app.task import Task
+from django.db.models import DurationField, ExpressionWrapper, F, Q
+from django.utils import timezone
+
+from accounts.models import MailAccount
+from webmail.protocols.errors import ProtocolError
+from webmail.sync.engine import sync_account
+from webmail.sync.lease import LeaseBusy
+
+log = logging.getLogger(__name__)
+
+# Backoff for temporary failures: 30 s, 1, 2, 4, 8 min, then wait for the next poll.
+RETRY_BASE_SECONDS = 30
+MAX_RETRIES = 5
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def sync_account_task(self: Task, account_id: int) -> dict[str, object] | None:
+    try:
+        return sync_account(account_id).as_dict()
+    except LeaseBusy:
+        return None  # another sync is running; it will see the same changes
+    except MailAccount.DoesNotExist:
+        return None
+    except ProtocolError as exc:
+        if exc.temporary:
+            raise self.retry(exc=exc, countdown=RETRY_BASE_SECONDS * 2**self.request.retries)
+        return None  # recorded on the account; a person must fix the settings
+
+
+def due_account_ids() -> list[int]:
+    """Enabled accounts whose poll interval has passed since their last sync."""
+    now = timezone.now()
+    interval = ExpressionWrapper(
+        F("poll_interval_minutes") * timedelta(minutes=1), output_field=DurationField()
+    )
+    return list(
+        MailAccount.objects.filter(enabled=True)
+        .alias(next_due=F("last_sync_at") + interval)
+        .filter(Q(last_sync_at__isnull=True) | Q(next_due__lte=now))
+        .filter(Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now))
+        .values_list("pk", flat=True)
+    )
+
+
+@shared_task
+def poll_due_accounts() -> int:
+    """Beat's fallback to push: queue a sync for every account that is due."""
+    ids = due_account_ids()
+    for account_id in ids:
+        sync_account_task.delay(account_id)
+    return len(ids)
