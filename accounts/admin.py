@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.http import HttpRequest
 
 from accounts.models import MailAccount, User
 
@@ -16,7 +13,7 @@ admin.site.site_title = "Webmail admin"
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin[User]):
     list_display = ("username", "email", "is_active", "is_staff", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser")
 
@@ -37,7 +34,13 @@ class MailAccountAdminForm(forms.ModelForm[MailAccount]):
 
     class Meta:
         model = MailAccount
-        fields = "__all__"
+        fields = [
+            "owner", "display_name", "email", "protocol", "incoming_host", "incoming_port",
+            "incoming_security", "incoming_username", "incoming_password", "smtp_host",
+            "smtp_port", "smtp_security", "smtp_same_credentials", "smtp_username",
+            "smtp_password", "trusted_cert_sha256", "pop3_policy", "pop3_delete_after_days",
+            "poll_interval_minutes", "enabled",
+        ]
 
     def save(self, commit: bool = True) -> MailAccount:
         account = super().save(commit=False)

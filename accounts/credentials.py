@@ -12,6 +12,8 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+_UNDECRYPTABLE = "A stored credential cannot be decrypted with the configured keys."
+
 
 class CredentialError(Exception):
     """A stored credential cannot be decrypted with any configured key."""
@@ -41,7 +43,7 @@ def decrypt(token: str) -> str:
     try:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise CredentialError("A stored credential cannot be decrypted with the configured keys.") from exc
+        raise CredentialError(_UNDECRYPTABLE) from exc
 
 
 def rotate(token: str) -> str:
@@ -51,4 +53,4 @@ def rotate(token: str) -> str:
     try:
         return _current().rotate(token.encode()).decode()
     except InvalidToken as exc:
-        raise CredentialError("A stored credential cannot be decrypted with the configured keys.") from exc
+        raise CredentialError(_UNDECRYPTABLE) from exc

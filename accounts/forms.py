@@ -69,7 +69,9 @@ class MailAccountForm(forms.ModelForm[MailAccount]):
         data = super().clean() or {}
         if data.get("smtp_host") and not data.get("smtp_same_credentials"):
             if not data.get("smtp_username"):
-                self.add_error("smtp_username", "Give the SMTP username, or use the same credentials.")
+                self.add_error(
+                    "smtp_username", "Give the SMTP username, or use the same credentials."
+                )
             if not data.get("smtp_password") and not self.instance.smtp_password_encrypted:
                 self.add_error("smtp_password", "Give the SMTP password.")
         return data

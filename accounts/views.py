@@ -81,7 +81,7 @@ def account_test(request: HttpRequest, account_id: int) -> HttpResponse:
 @require_GET
 def account_test_result(request: HttpRequest, account_id: int, task_id: str) -> HttpResponse:
     account = get_mail_account_for_user(_user(request), account_id)
-    result = AsyncResult(task_id)
+    result: AsyncResult[dict[str, object]] = AsyncResult(task_id)
     context: dict[str, object] = {"account": account, "task_id": task_id, "pending": True}
     if result.ready():
         report = result.get(propagate=False)

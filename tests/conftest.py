@@ -17,13 +17,16 @@ from accounts.setup import forget_setup_state
 pytest_plugins = ["tests.servers.fixtures"]
 
 
-def make_user(username: str, *, password: str = "correct horse battery", **extra: object) -> User:
+DEFAULT_PASSWORD = "correct horse battery"  # noqa: S105
+
+
+def make_user(username: str, *, password: str = DEFAULT_PASSWORD, **extra: object) -> User:
     return User.objects.create_user(
         username=username, email=f"{username}@example.test", password=password, **extra
     )
 
 
-def make_account(owner: User, *, email: str | None = None, password: str = "secret",
+def make_account(owner: User, *, email: str | None = None, password: str = "secret",  # noqa: S107
                  **fields: object) -> MailAccount:
     account = MailAccount(
         owner=owner,

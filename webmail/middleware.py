@@ -24,6 +24,8 @@ DEFAULT_CSP = "; ".join(
     ]
 )
 
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=()"
+
 
 class SecurityHeadersMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -32,5 +34,5 @@ class SecurityHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response

@@ -153,6 +153,9 @@ class Attachment(models.Model):
     class Meta:
         ordering = ["message_id", "id"]
 
+    def __str__(self) -> str:
+        return self.filename
+
 
 class Pop3Uidl(models.Model):
     """What a POP3 account has already downloaded, and what it deleted upstream."""
@@ -169,6 +172,9 @@ class Pop3Uidl(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "uidl"], name="pop3_unique_uidl"),
         ]
+
+    def __str__(self) -> str:
+        return self.uidl
 
 
 class OperationKind(models.TextChoices):
@@ -210,3 +216,6 @@ class UpstreamOperation(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["account", "state", "id"], name="upstreamop_account_state")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"

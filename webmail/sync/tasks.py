@@ -23,7 +23,7 @@ MAX_RETRIES = 5
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
-def sync_account_task(self: Task, account_id: int) -> dict[str, object] | None:
+def sync_account_task(self: Task[[int], dict[str, object] | None], account_id: int) -> dict[str, object] | None:
     try:
         return sync_account(account_id).as_dict()
     except LeaseBusy:
@@ -32,7 +32,9 @@ def sync_account_task(self: Task, account_id: int) -> dict[str, object] | None:
         return None
     except ProtocolError as exc:
         if exc.temporary:
-            raise self.retry(exc=exc, countdown=RETRY_BASE_SECONDS * 2**self.request.retries)
+            raise self.retry(
+                exc=exc, countdown=RETRY_BASE_SECONDS * 2**self.request.retries
+            ) from exc
         return None  # recorded on the account; a person must fix the settings
 
 
