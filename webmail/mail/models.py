@@ -219,3 +219,20 @@ class UpstreamOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"
+
+
+class IdleSupervisor(models.Model):
+    """A running IDLE supervisor's heartbeat, so the live ones can share accounts fairly."""
+
+    owner = models.CharField(max_length=100, unique=True)
+    expires_at = models.DateTimeField()
+
+
+class IdleLease(models.Model):
+    """Which IDLE supervisor holds push for an account, until when (renewed while alive)."""
+
+    account = models.OneToOneField(
+        MailAccount, on_delete=models.CASCADE, primary_key=True, related_name="idle_lease"
+    )
+    owner = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
