@@ -21,7 +21,12 @@ BIN = ROOT / ".venv" / "bin"
 PY = str(BIN / "python")
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     url, stop_redis = ensure_redis()
     env = {**os.environ, "REDIS_URL": url}
     env.setdefault("WEBMAIL_HTTPS", "false")
