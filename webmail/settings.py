@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "axes",
     "accounts",
     "webmail.mail",
+    "webmail.compose",
 ]
 
 MIDDLEWARE = [

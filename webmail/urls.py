@@ -4,10 +4,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from webmail import health, views
+from webmail import health
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -23,4 +22,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("", include("accounts.urls")),
+    path("", include("webmail.mail.urls")),
+    path("compose/", include("webmail.compose.urls")),
 ]
