@@ -48,9 +48,9 @@ CHARSET_ALIASES: dict[str, str | None] = {
     "euc_kr": "cp949",
     "latin1": "cp1252",
     "iso_8859-1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
-    "ansi_x3.4-1968": "cp1252",
+    "us-ascii": "ascii",  # strict: 8-bit bytes then fall through to UTF-8
+    "ascii": "ascii",
+    "ansi_x3.4-1968": "ascii",
     "iso-8859-9": "cp1254",
     "iso-8859-11": "cp874",
     "tis-620": "cp874",
