@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "accounts",
     "webmail.mail",
     "webmail.compose",
+    "webmail.search",
 ]
 
 MIDDLEWARE = [
