@@ -9,7 +9,7 @@ run: bootstrap
 	.venv/bin/python scripts/run.py
 
 test: bootstrap
-	@bash scripts/ensure_dovecot.sh
+	@bash scripts/ensure_system_packages.sh
 	.venv/bin/python scripts/with_redis.py .venv/bin/pytest $(ARGS)
 
 lint: bootstrap
