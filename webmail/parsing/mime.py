@@ -2,7 +2,7 @@
 
 We parse with the compat32 policy: the default policy's header parser is quadratic on
 hostile headers (see shared/PITFALLS.md). Headers are capped, then decoded by us;
-parts are walked iteratively with limits on depth and count, and a part we cannot
+parts are walked with limits on depth and count (see parts.py for part access), and a part we cannot
 decode becomes an attachment. Part paths ("1", "1.2", ...) follow IMAP numbering
 so that `get_part(raw, path)` finds the same part again later.
 """
@@ -10,45 +10,42 @@ so that `get_part(raw, path)` finds the same part again later.
 from __future__ import annotations
 
 import dataclasses
-import mimetypes
-import re
-import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
-from email.parser import BytesParser
-from email.policy import compat32
 
 from webmail.parsing.calendar import CalendarEvent, parse_calendar_event
 from webmail.parsing.charsets import (
-    decode_bytes,
     decode_header_value,
-    decode_surrogates,
     message_ids,
     parse_address_pairs,
     parse_date,
 )
+from webmail.parsing.parts import (
+    cap_headers,
+    child_parts,
+    content_id_of,
+    content_type_of,
+    disposition_of,
+    filename_of,
+    get_part,
+    header_param,
+    header_text,
+    part_text,
+    payload_bytes,
+    safe_filename,
+    to_message,
+)
 from webmail.parsing.reports import DeliveryReport, summarise_report
 from webmail.parsing.sanitize import html_to_text
 
-# Real headers stay under a few KB; References of a long thread reach ~10 KB. Longer
-# ones are attacks or garbage, and every decoder below is cheaper on a bounded input.
-MAX_HEADER_LENGTH = 16_384
 # Mail with more parts than this is a bomb or a mailing-list digest gone wrong; the
 # rest of the message stays downloadable as raw bytes.
 MAX_PARTS = 500
 # Real nesting is under 10 levels; the stdlib parser recurses per level.
 MAX_DEPTH = 20
-# The stdlib parser recurses and rescans per nested multipart (quadratic, RecursionError
-# near 330 levels), so boundary declarations past this count are defused before parsing.
-MAX_BOUNDARIES = 100
-# Text shown in the reader; beyond this a person downloads the message instead.
-MAX_BODY_CHARS = 1_000_000
 # Characters of text kept for full-text search per message.
 MAX_SEARCH_TEXT = 200_000
-# Length kept of a filename, enough for any real one.
-MAX_FILENAME_LENGTH = 150
 SNIPPET_LENGTH = 200
 
 
@@ -108,209 +105,6 @@ class ParsedMessage:
         return [value for key, value in self.headers if key.lower() == name.lower()]
 
 
-# --- Raw bytes -> email.message.Message --------------------------------------------
-
-_BOUNDARY_RE = re.compile(rb"(?i)boundary(?=\s*\*?\d*\*?\s*=)")
-_NESTED_MESSAGE_RE = re.compile(rb"(?i)(?<=content-type:)(\s*)message/")
-
-
-def _defuse(raw: bytes) -> bytes:
-    """Neutralise structure past MAX_BOUNDARIES, keeping every byte offset."""
-    counter = iter(range(1 << 62))
-
-    def boundary(match: re.Match[bytes]) -> bytes:
-        return match.group(0) if next(counter) < MAX_BOUNDARIES else b"xoundary"
-
-    message_counter = iter(range(1 << 62))
-
-    def nested(match: re.Match[bytes]) -> bytes:
-        keep = next(message_counter) < MAX_BOUNDARIES
-        return match.group(0) if keep else match.group(1) + b"messagx/"
-
-    return _NESTED_MESSAGE_RE.sub(nested, _BOUNDARY_RE.sub(boundary, raw))
-
-
-def _to_message(raw: bytes, warnings: list[str]) -> Message:
-    defused = _defuse(raw)
-    if defused != raw:
-        warnings.append("This message is nested too deeply; the innermost parts are not shown.")
-    try:
-        return BytesParser(policy=compat32).parsebytes(defused)
-    except (Exception, RecursionError):  # noqa: BLE001 - fall back to headers only
-        warnings.append("The structure of this message could not be read; showing headers.")
-        return BytesParser(policy=compat32).parsebytes(defused, headersonly=True)
-
-
-def _cap_headers(part: Message, warnings: list[str]) -> None:
-    items = list(part.raw_items())
-    if all(len(value) <= MAX_HEADER_LENGTH for _, value in items):
-        return
-    for name in {name for name, _ in items}:
-        del part[name]
-    for name, value in items:
-        if len(value) > MAX_HEADER_LENGTH:
-            warnings.append(f"The {name} header was too long and has been shortened.")
-        part[name] = value[:MAX_HEADER_LENGTH]
-
-
-def _children(part: Message) -> list[Message]:
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        return [child for child in payload if isinstance(child, Message)]
-    return []
-
-
-def _iter_paths(part: Message, path: str) -> Iterator[tuple[str, Message]]:
-    """IMAP numbering: children of a multipart are path.N; an enclosed message
-    shares its parent's number for its own multipart children."""
-    for index, child in enumerate(_children(part), start=1):
-        yield (f"{path}.{index}" if path else str(index)), child
-
-
-def _find(message: Message, path: str) -> Message | None:
-    """Follow an IMAP-style part path. An enclosed message (and the top one) numbers
-    its multipart children from 1; when it is not multipart, "1" is its own body."""
-    current: Message = message
-    container: Message | None = message  # the message whose numbering applies next
-    for step in path.split("."):
-        index = int(step)
-        base = container if container is not None else current
-        children = _children(base) if base.get_content_maintype() == "multipart" else []
-        if children and 0 < index <= len(children):
-            current = children[index - 1]
-        elif container is not None and not children and index == 1:
-            current = container
-        else:
-            return None
-        inner = _children(current)
-        is_enclosed = current.get_content_maintype() == "message" and len(inner) == 1
-        container = inner[0] if is_enclosed else None
-    return current
-
-
-def get_part(raw: bytes, path: str) -> bytes:
-    """The decoded bytes of the part at `path` (as listed in Attachment.path); b"" if
-    there is no such part. An enclosed message comes back as its RFC 822 bytes."""
-    try:
-        part = _find(_to_message(raw, []), path)
-        return _payload_bytes(part) if part is not None else b""
-    except (Exception, RecursionError):  # noqa: BLE001 - a bad path is simply empty
-        return b""
-
-
-def _payload_bytes(part: Message) -> bytes:
-    if part.get_content_maintype() == "message" or part.is_multipart():
-        inner = _children(part)
-        target = inner[0] if part.get_content_maintype() == "message" and inner else part
-        try:
-            return target.as_bytes(policy=compat32)
-        except (Exception, RecursionError):  # noqa: BLE001
-            return b""
-    try:
-        payload = part.get_payload(decode=True)
-    except (Exception, RecursionError):  # noqa: BLE001 - broken base64/uuencode
-        payload = None
-    if isinstance(payload, bytes):
-        return payload
-    raw = part.get_payload()
-    if isinstance(raw, str):
-        return raw.encode("utf-8", "surrogateescape")
-    return b""
-
-
-# --- Part helpers -----------------------------------------------------------------
-
-_UNSAFE_NAME_RE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
-
-
-def safe_filename(name: str, content_type: str, number: int) -> str:
-    """A filename safe to offer for download: no paths, controls, or bidi tricks."""
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in {"Cc", "Cf", "Cs"})
-    name = " ".join(_UNSAFE_NAME_RE.sub("_", name).split()).lstrip(". ")
-    if len(name) > MAX_FILENAME_LENGTH:
-        stem, dot, ext = name.rpartition(".")
-        ext = ext if dot and 0 < len(ext) <= 10 else ""
-        keep = MAX_FILENAME_LENGTH - len(ext) - 1
-        name = f"{stem[:keep]}.{ext}" if ext else name[:MAX_FILENAME_LENGTH]
-    if name:
-        return name
-    if content_type in {"message/rfc822", "message/global"}:
-        extension = ".eml"
-    elif content_type == "text/plain":
-        extension = ".txt"
-    else:
-        extension = mimetypes.guess_extension(content_type, strict=False) or ".bin"
-    return f"attachment-{number}{extension}"
-
-
-def _content_type(part: Message) -> str:
-    try:
-        return part.get_content_type().lower()[:100]
-    except (Exception, RecursionError):  # noqa: BLE001
-        return "application/octet-stream"
-
-
-def _raw_header(part: Message, name: str, fallback: str | None = None) -> str:
-    """First value of a header as text (raw 8-bit decoded), "" if absent."""
-    wanted = name.lower()
-    for key, value in part.raw_items():
-        if key.lower() == wanted:
-            return decode_surrogates(value, fallback)
-    return ""
-
-
-def _param(part: Message, header: str, param: str, fallback: str | None = None) -> str:
-    """A header parameter, RFC 2231 included. compat32 turns raw 8-bit values into
-    replacement characters, so the value is decoded first and parsed on a scratch
-    Message."""
-    value = _raw_header(part, header, fallback)
-    if not value:
-        return ""
-    scratch = Message()
-    scratch[header] = value
-    try:
-        if header.lower() == "content-disposition" and param == "filename":
-            found: object = scratch.get_filename()
-        else:
-            found = scratch.get_param(param, header=header)
-    except (Exception, RecursionError):  # noqa: BLE001
-        return ""
-    if isinstance(found, tuple):  # an undecodable RFC 2231 triple
-        found = found[2]
-    return str(found or "")
-
-
-def _filename(part: Message, fallback: str | None) -> str:
-    name = _param(part, "Content-Disposition", "filename", fallback) or _param(
-        part, "Content-Type", "name", fallback
-    )
-    return decode_header_value(name[:1000], fallback)
-
-
-def _disposition(part: Message) -> str:
-    return _raw_header(part, "Content-Disposition").split(";", 1)[0].strip().lower()
-
-
-def _content_id(part: Message) -> str:
-    return _raw_header(part, "Content-ID").strip().strip("<>").strip()[:250]
-
-
-def part_text(part: Message, warnings: list[str]) -> str:
-    """Decode a text part with the charset chain; cut it to the display limit."""
-    data = _payload_bytes(part)
-    try:
-        charset = part.get_param("charset")
-    except (Exception, RecursionError):  # noqa: BLE001
-        charset = None
-    declared = charset if isinstance(charset, str) else None
-    text = decode_bytes(data[: MAX_BODY_CHARS * 4], declared).replace("\x00", "")
-    if len(text) > MAX_BODY_CHARS or len(data) > MAX_BODY_CHARS * 4:
-        warnings.append("This message is very long; only the beginning is shown.")
-        text = text[:MAX_BODY_CHARS]
-    return text.replace("\r\n", "\n")
-
-
 # --- The walk: which parts a person sees, and how ------------------------------------
 
 _BODY_SUBTYPES = frozenset({"plain", "html"})
@@ -361,10 +155,10 @@ class _Walker:
                 self.warnings, f"This message has more than {MAX_PARTS} parts; the rest are hidden."
             )
             return
-        _cap_headers(part, self.warnings)
-        ctype = _content_type(part)
+        cap_headers(part, self.warnings)
+        ctype = content_type_of(part)
         maintype, _, subtype = ctype.partition("/")
-        children = _children(part)
+        children = child_parts(part)
         if depth > MAX_DEPTH:
             _warn(self.warnings, "This message is nested too deeply; inner parts are attachments.")
             self.attach(part, path, ctype)
@@ -390,30 +184,30 @@ class _Walker:
             self.attach(part, path, ctype)
 
     def is_inline(self, part: Message) -> bool:
-        disposition = _disposition(part)
+        disposition = disposition_of(part)
         if disposition == "attachment":
             return False
-        return disposition == "inline" or not _filename(part, self.charset)
+        return disposition == "inline" or not filename_of(part, self.charset)
 
     def multipart(
         self, part: Message, children: list[Message], path: str, depth: int, want: frozenset[str]
     ) -> None:
-        subtype = _content_type(part).partition("/")[2]
+        subtype = content_type_of(part).partition("/")[2]
         paths = [_child_path(path, index) for index in range(1, len(children) + 1)]
         if subtype == "alternative":
             self.alternative(children, paths, depth, want)
         elif subtype == "related":
             root = 0
-            wanted = _param(part, "Content-Type", "start").strip().strip("<>")
-            root_type = _param(part, "Content-Type", "type").strip().lower()
-            by_id = [i for i, c in enumerate(children) if wanted and _content_id(c) == wanted]
-            by_type = [i for i, c in enumerate(children) if _content_type(c) == root_type]
+            wanted = header_param(part, "Content-Type", "start").strip().strip("<>")
+            root_type = header_param(part, "Content-Type", "type").strip().lower()
+            by_id = [i for i, c in enumerate(children) if wanted and content_id_of(c) == wanted]
+            by_type = [i for i, c in enumerate(children) if content_type_of(c) == root_type]
             root = (by_id or by_type or [0])[0]
             for index, child in enumerate(children):
                 if index == root:
                     self.visit(child, paths[index], depth + 1, want)
                 else:
-                    self.attach(child, paths[index], _content_type(child), inline=True)
+                    self.attach(child, paths[index], content_type_of(child), inline=True)
         elif subtype in {"signed", "encrypted"}:
             # Signed: show the content, list the signature. Encrypted: nothing readable.
             first = 0 if subtype == "signed" else len(children)
@@ -421,7 +215,7 @@ class _Walker:
                 if index == first:
                     self.visit(child, paths[index], depth + 1, want)
                 else:
-                    self.attach(child, paths[index], _content_type(child))
+                    self.attach(child, paths[index], content_type_of(child))
         else:  # mixed, digest, report, parallel and unknown: everything in order
             for index, child in enumerate(children):
                 self.visit(child, paths[index], depth + 1, want)
@@ -431,7 +225,7 @@ class _Walker:
     ) -> None:
         plain = rich = None
         for index, child in enumerate(children):
-            ctype = _content_type(child)
+            ctype = content_type_of(child)
             if ctype == "text/plain":
                 plain = index
             elif ctype == "text/html" or ctype.startswith("multipart/"):
@@ -457,10 +251,10 @@ class _Walker:
             self.html.append((kind, content))
 
     def attach(self, part: Message, path: str, ctype: str, *, inline: bool = False) -> None:
-        disposition = "inline" if inline or _disposition(part) == "inline" else "attachment"
-        name = _filename(part, self.charset)
-        if not name and ctype in _ENCLOSED_TYPES and _children(part):
-            subject = _raw_header(_children(part)[0], "Subject")
+        disposition = "inline" if inline or disposition_of(part) == "inline" else "attachment"
+        name = filename_of(part, self.charset)
+        if not name and ctype in _ENCLOSED_TYPES and child_parts(part):
+            subject = header_text(child_parts(part)[0], "Subject")
             name = decode_header_value(subject[:200], self.charset)
             name = f"{name}.eml" if name else ""
         number = len(self.attachments) + 1
@@ -468,10 +262,10 @@ class _Walker:
             Attachment(
                 filename=safe_filename(name, ctype, number),
                 content_type=ctype,
-                size=len(_payload_bytes(part)),
+                size=len(payload_bytes(part)),
                 path=path,
                 disposition=disposition,
-                content_id=_content_id(part),
+                content_id=content_id_of(part),
             )
         )
 
@@ -507,7 +301,7 @@ def walk_message(
     budget: _Budget | None = None,
 ) -> ParsedMessage:
     """Build a ParsedMessage from a parsed Message (the top one or an enclosed one)."""
-    _cap_headers(message, warnings)
+    cap_headers(message, warnings)
     try:
         root_charset = message.get_param("charset")
     except (Exception, RecursionError):  # noqa: BLE001
@@ -531,7 +325,7 @@ def walk_message(
         return tuple(found)
 
     walker = _Walker(budget or _Budget(), warnings, charset)
-    is_multipart = message.get_content_maintype() == "multipart" and _children(message)
+    is_multipart = message.get_content_maintype() == "multipart" and child_parts(message)
     root_path = path if is_multipart else _child_path(path, 1)
     walker.visit(message, root_path, depth, _BOTH)
     text, html = walker.text_body(), walker.html_body()
@@ -574,7 +368,7 @@ def parse_message(raw: bytes, *, internal_date: datetime | None = None) -> Parse
     warning (the raw bytes stay downloadable)."""
     try:
         warnings: list[str] = []
-        return walk_message(_to_message(raw, warnings), "", 0, internal_date, warnings)
+        return walk_message(to_message(raw, warnings), "", 0, internal_date, warnings)
     except (Exception, RecursionError):  # noqa: BLE001 - the last line of defence
         return ParsedMessage(
             date=internal_date,
