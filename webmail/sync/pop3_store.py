@@ -1,0 +1,125 @@
+"""Writing downloaded POP3 messages into the store, a batch per transaction.
+
+A message and its Pop3Uidl row commit together: once the UIDL is in the database the
+message is too, so a later session never fetches it again and may delete it upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+
+from accounts.models import MailAccount
+from webmail.mail import blobs
+from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields, parse_raw
+from webmail.mail.models import Attachment, Folder, Message, Pop3Uidl
+from webmail.parsing.mime import ParsedMessage
+
+# SQLite allows 32,766 bound variables per statement; stay far below for IN (...) lists.
+IN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """One message as RETR returned it, parsed, waiting for its batch to commit."""
+
+    uidl: str
+    raw: bytes
+    parsed: ParsedMessage
+
+
+def prepare(uidl: str, raw: bytes, received_at: datetime) -> Downloaded:
+    # POP3 has no INTERNALDATE: the time we received it stands in for a missing Date.
+    return Downloaded(uidl=uidl, raw=raw, parsed=parse_raw(raw, received_at))
+
+
+def store_batch(
+    account: MailAccount,
+    inbox: Folder,
+    batch: list[Downloaded],
+    *,
+    synthetic: bool,
+    now: Callable[[], datetime],
+) -> int:
+    """Store messages and their UIDLs in one transaction; returns how many were new.
+
+    UIDLs already recorded (a server listing the same id twice, or another sync that
+    got there first) are skipped, so a message is never stored twice.
+    """
+    with transaction.atomic():
+        seen = set(
+            Pop3Uidl.objects.filter(account=account, uidl__in=[d.uidl for d in batch])
+            .values_list("uidl", flat=True)
+        )
+        fresh: list[Downloaded] = []
+        for item in batch:
+            if item.uidl not in seen:
+                seen.add(item.uidl)
+                fresh.append(item)
+        if not fresh:
+            return 0
+        received_at = now()
+        messages = [
+            Message(
+                account=account,
+                folder=inbox,
+                internal_date=received_at,
+                blob=blobs.put(item.raw),
+                **envelope_fields(item.parsed, size=len(item.raw)),
+                **body_fields(item.parsed),
+            )
+            for item in fresh
+        ]
+        Message.objects.bulk_create(messages)
+        attachments: list[Attachment] = []
+        for message, item in zip(messages, fresh, strict=True):
+            attachments.extend(attachment_rows(message.pk, item.parsed))
+        Attachment.objects.bulk_create(attachments)
+        Pop3Uidl.objects.bulk_create(
+            Pop3Uidl(
+                account=account,
+                uidl=item.uidl,
+                synthetic=synthetic,
+                message=message,
+                downloaded_at=received_at,
+            )
+            for message, item in zip(messages, fresh, strict=True)
+        )
+        Folder.objects.filter(pk=inbox.pk).update(
+            total_count=F("total_count") + len(fresh),
+            unread_count=F("unread_count") + len(fresh),
+        )
+    return len(fresh)
+
+
+@dataclass(frozen=True)
+class KnownUidl:
+    pk: int
+    downloaded_at: datetime
+    deleted_upstream: bool
+
+
+def known_uidls(account: MailAccount) -> dict[str, KnownUidl]:
+    """Every UIDL this account downloaded (tens of bytes each; 100,000 are a few MB)."""
+    rows = Pop3Uidl.objects.filter(account=account).values_list(
+        "uidl", "pk", "downloaded_at", "deleted_upstream_at"
+    )
+    return {
+        uidl: KnownUidl(pk=pk, downloaded_at=downloaded_at, deleted_upstream=deleted is not None)
+        for uidl, pk, downloaded_at, deleted in rows.iterator(chunk_size=2000)
+    }
+
+
+def mark_deleted_upstream(pks: Iterable[int], when: datetime) -> int:
+    """Record that the server no longer holds these messages."""
+    pending = list(pks)
+    done = 0
+    for start in range(0, len(pending), IN_CHUNK):
+        done += Pop3Uidl.objects.filter(
+            pk__in=pending[start : start + IN_CHUNK], deleted_upstream_at__isnull=True
+        ).update(deleted_upstream_at=when)
+    return done
