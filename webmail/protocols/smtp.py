@@ -196,6 +196,23 @@ class SmtpClient:
             raise self._map(exc, during="send") from exc
         return SendResult(recipients=tuple(results), code=code, message=_text(message))
 
+    def probe_sender(self, envelope_from: str) -> None:
+        """MAIL FROM then RSET: would the server take mail from us now? (No message.)"""
+        conn = self._require()
+        try:
+            code, message = conn.mail(envelope_from)
+            self._rset()
+        except Exception as exc:
+            raise self._map(exc, during="MAIL FROM") from exc
+        if code == 530:
+            raise AuthenticationFailed(
+                f"The SMTP server at {self.endpoint.where} requires a login before sending "
+                f"({code} {_text(message)}).",
+                code=code, server_text=_text(message),
+            )
+        if code != 250:
+            raise server_error(code, _text(message), during="MAIL FROM")
+
     def noop(self) -> None:
         try:
             code, message = self._require().noop()
