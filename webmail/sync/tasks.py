@@ -60,3 +60,9 @@ def poll_due_accounts() -> int:
     for account_id in ids:
         sync_account_task.delay(account_id)
     return len(ids)
+
+# Registers the replay tasks with the worker (autodiscovery imports only this module).
+from webmail.sync.tasks_operations import (  # noqa: E402,F401
+    replay_due_operations,
+    replay_operations_task,
+)
