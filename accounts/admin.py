@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.mail import send_mail
+from django.http import HttpRequest
+from django.urls import reverse
 
-from accounts.models import MailAccount, User
+from accounts import signup
+from accounts.models import Invitation, MailAccount, SiteSettings, User
 
 admin.site.site_header = "Webmail administration"
 admin.site.site_title = "Webmail admin"
@@ -14,8 +21,9 @@ admin.site.site_title = "Webmail admin"
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin[User]):
-    list_display = ("username", "email", "is_active", "is_staff", "last_login")
-    list_filter = ("is_active", "is_staff", "is_superuser")
+    list_display = ("username", "email", "is_active", "is_staff", "require_2fa", "last_login")
+    list_filter = ("is_active", "is_staff", "is_superuser", "require_2fa")
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Security", {"fields": ("require_2fa",)}))
 
 
 class MailAccountAdminForm(forms.ModelForm[MailAccount]):
@@ -65,3 +73,65 @@ class MailAccountAdmin(admin.ModelAdmin[MailAccount]):
                        "sync_lease_owner", "sync_lease_until", "created_at", "updated_at")
     autocomplete_fields = ("owner",)
 
+
+
+@admin.register(SiteSettings)
+class SiteSettingsAdmin(admin.ModelAdmin[SiteSettings]):
+    list_display = ("__str__", "registration_policy", "require_2fa_for_all",
+                    "max_accounts_per_user")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not SiteSettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin[Invitation]):
+    list_display = ("email", "created_by", "created_at", "expires_at", "used_at")
+    search_fields = ("email",)
+    fields = ("email", "link", "expires_at", "used_at", "created_by")
+    readonly_fields = ("link", "expires_at", "used_at", "created_by")
+
+    @admin.display(description="Invitation link")
+    def link(self, obj: Invitation) -> str:
+        return f"{reverse('signup')}?invite={obj.token}" if obj.token else "(made on save)"
+
+    def save_model(self, request: HttpRequest, obj: Invitation, form: Any, change: bool) -> None:
+        if not change:
+            made = signup.create_invitation(
+                email=obj.email, created_by=request.user if isinstance(request.user, User) else None
+            )
+            obj.pk, obj.token, obj.expires_at = made.pk, made.token, made.expires_at
+            obj.created_by = made.created_by
+            url = request.build_absolute_uri(self.link(made))
+            send_mail(
+                "Your invitation to Webmail",
+                f"You are invited to create an account: {url}",
+                None,
+                [obj.email],
+                fail_silently=True,
+            )
+            return
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(LogEntry)
+class AuditLogAdmin(admin.ModelAdmin[LogEntry]):
+    """The audit log: who did what in the admin, and when. Read-only."""
+
+    list_display = ("action_time", "user", "content_type", "object_repr", "action_flag",
+                    "change_message")
+    list_filter = ("action_flag", "content_type")
+    search_fields = ("object_repr", "change_message", "user__username")
+    date_hierarchy = "action_time"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

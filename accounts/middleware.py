@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -21,4 +22,28 @@ class FirstRunMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(_OPEN_PREFIXES) and setup_needed():
             return redirect(reverse("setup"))
+        return self.get_response(request)
+
+
+# Paths a half-logged-in person may reach: the second step itself and the way out.
+_TWO_FACTOR_OPEN = ("/2fa/", "/logout/", "/static/", "/healthz")
+
+
+class TwoFactorMiddleware:
+    """After the password: ask for the second factor, or force its setup when required."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and not request.path.startswith(_TWO_FACTOR_OPEN):
+            from accounts import twofactor
+
+            if user.is_verified():  # type: ignore[union-attr,attr-defined]
+                pass
+            elif twofactor.is_enrolled(user):  # type: ignore[arg-type]
+                return redirect(f"{reverse('twofactor_verify')}?next={quote(request.path)}")
+            elif twofactor.is_required(user):  # type: ignore[arg-type]
+                return redirect(reverse("twofactor_setup"))
         return self.get_response(request)

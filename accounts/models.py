@@ -14,6 +14,10 @@ from accounts import credentials
 class User(AbstractUser):
     """Custom from the first migration so fields can be added later without pain."""
 
+    require_2fa = models.BooleanField(
+        default=False, help_text="Must set up two-factor login before using the site."
+    )
+
     class Meta:
         db_table = "accounts_user"
 
@@ -137,3 +141,56 @@ class MailAccount(models.Model):
     @property
     def has_smtp(self) -> bool:
         return bool(self.smtp_host)
+
+
+class RegistrationPolicy(models.TextChoices):
+    INVITE = "invite", "Invitation only"
+    OPEN = "open", "Open sign-up"
+    DOMAINS = "domains", "Sign-up for listed email domains"
+
+
+class SiteSettings(models.Model):
+    """Site-wide choices of the administrator (one row, pk=1)."""
+
+    registration_policy = models.CharField(
+        max_length=10, choices=RegistrationPolicy.choices, default=RegistrationPolicy.INVITE
+    )
+    allowed_domains = models.TextField(
+        blank=True, help_text="One email domain per line, for domain sign-up."
+    )
+    require_2fa_for_all = models.BooleanField(default=False)
+    max_accounts_per_user = models.PositiveIntegerField(default=10)
+    max_upload_bytes = models.PositiveBigIntegerField(default=25 * 1024 * 1024)
+    max_sends_per_hour = models.PositiveIntegerField(default=200)
+
+    class Meta:
+        verbose_name = "site settings"
+        verbose_name_plural = "site settings"
+
+    def __str__(self) -> str:
+        return "Site settings"
+
+    @classmethod
+    def current(cls) -> SiteSettings:
+        settings_row, _ = cls.objects.get_or_create(pk=1)
+        return settings_row
+
+    def domain_allowed(self, email: str) -> bool:
+        domain = email.rpartition("@")[2].lower()
+        allowed = {line.strip().lower().lstrip("@") for line in self.allowed_domains.splitlines()}
+        return bool(domain) and domain in allowed
+
+
+class Invitation(models.Model):
+    email = models.EmailField()
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="invitations_sent",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.email
