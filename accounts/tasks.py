@@ -6,14 +6,13 @@ from typing import Any
 
 from celery import shared_task
 
+from accounts.connection_check import check_account
 from accounts.models import MailAccount
 
 
 @shared_task
 def check_account_task(account_id: int) -> dict[str, Any]:
     """Run the connection check; the result goes to the result backend for the page."""
-    from accounts.connection_check import check_account  # noqa: PLC0415
-
     account = MailAccount.objects.get(pk=account_id)
     report = check_account(account)
     return {

@@ -28,15 +28,15 @@ def make_user(username: str, *, password: str = DEFAULT_PASSWORD, **extra: objec
 
 def make_account(owner: User, *, email: str | None = None, password: str = "secret",  # noqa: S107
                  **fields: object) -> MailAccount:
-    account = MailAccount(
-        owner=owner,
-        email=email or f"{owner.username}@mail.example.test",
-        incoming_host="127.0.0.1",
-        incoming_port=10143,
-        incoming_security="none",
-        incoming_username=owner.username,
+    values: dict[str, object] = {
+        "email": email or f"{owner.username}@mail.example.test",
+        "incoming_host": "127.0.0.1",
+        "incoming_port": 10143,
+        "incoming_security": "none",
+        "incoming_username": owner.username,
         **fields,
-    )
+    }
+    account = MailAccount(owner=owner, **values)
     account.set_incoming_password(password)
     account.save()
     return account

@@ -15,3 +15,9 @@ WEBMAIL_ALLOW_PRIVATE_HOSTS = True  # the test servers are on loopback
 STORAGES = {**STORAGES, "staticfiles": {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_AUTOREFRESH = True
+# Each test session gets its own broker queues, so a worker in one test run never
+# takes tasks queued by another run (or by `make run`) on the same Redis.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+    "global_keyprefix": f"webmail-test-{os.getpid()}-",
+}
