@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from celery.app.task import Task
-from django.db.models import DurationField, ExpressionWrapper, F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import MailAccount
@@ -41,13 +41,15 @@ def sync_account_task(self: Task[[int], dict[str, object] | None], account_id: i
 def due_account_ids() -> list[int]:
     """Enabled accounts whose poll interval has passed since their last sync."""
     now = timezone.now()
-    interval = ExpressionWrapper(
-        F("poll_interval_minutes") * timedelta(minutes=1), output_field=DurationField()
-    )
+    enabled = MailAccount.objects.filter(enabled=True)
+    # One condition per distinct interval (there are a handful): SQLite cannot multiply
+    # an integer column by a duration, and this stays a plain indexable comparison.
+    due = Q(last_sync_at__isnull=True)
+    for minutes in enabled.order_by().values_list("poll_interval_minutes", flat=True).distinct():
+        due |= Q(poll_interval_minutes=minutes,
+                 last_sync_at__lte=now - timedelta(minutes=minutes))
     return list(
-        MailAccount.objects.filter(enabled=True)
-        .alias(next_due=F("last_sync_at") + interval)
-        .filter(Q(last_sync_at__isnull=True) | Q(next_due__lte=now))
+        enabled.filter(due)
         .filter(Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now))
         .values_list("pk", flat=True)
     )
