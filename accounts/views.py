@@ -35,9 +35,13 @@ def account_list(request: HttpRequest) -> HttpResponse:
 def account_add(request: HttpRequest) -> HttpResponse:
     form = MailAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        account = actions.create_mail_account(owner=_user(request), form=form)
-        messages.success(request, f"Added {account.email}. Test its settings below.")
-        return redirect("account_edit", account_id=account.pk)
+        try:
+            account = actions.create_mail_account(owner=_user(request), form=form)
+        except actions.AccountLimitReached as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Added {account.email}. Test its settings below.")
+            return redirect("account_edit", account_id=account.pk)
     return render(request, "accounts/account_form.html", {"form": form, "account": None})
 
 

@@ -120,3 +120,15 @@ def test_forms_post_with_a_csrf_token(alice: User) -> None:
     response = client.post(reverse("account_add"), _form())
     assert response.status_code == 403
     assert not MailAccount.objects.exists()
+
+
+def test_the_number_of_accounts_per_person_is_limited(alice: User, alice_client: Client) -> None:
+    from accounts.models import SiteSettings
+
+    site = SiteSettings.current()
+    site.max_accounts_per_user = 1
+    site.save()
+    assert alice_client.post(reverse("account_add"), _form()).status_code == 302
+    response = alice_client.post(reverse("account_add"), _form(email="second@work.example"))
+    assert "at most 1 mail accounts" in response.content.decode()
+    assert MailAccount.objects.filter(owner=alice).count() == 1
