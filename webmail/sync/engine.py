@@ -50,5 +50,8 @@ def _set_status(account_id: int, status: str, *, error: str | None,
         fields["last_error"] = error
     if synced:
         fields["last_sync_at"] = timezone.now()
-        fields["sync_progress"] = {}
+        # The live progress goes; what the engine measured about the account stays.
+        kept = MailAccount.objects.filter(pk=account_id).values_list(
+            "sync_progress", flat=True).first() or {}
+        fields["sync_progress"] = {"quota": kept["quota"]} if "quota" in kept else {}
     MailAccount.objects.filter(pk=account_id).update(**fields)

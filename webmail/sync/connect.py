@@ -1,0 +1,36 @@
+"""From a MailAccount to a connected protocol client (the only place that maps them).
+
+Protocol clients know nothing of Django; the sync engines, the replay of upstream
+operations and the IDLE supervisor all get their connections here.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from accounts.models import MailAccount
+from webmail.protocols.imap import ImapClient
+from webmail.protocols.tls import ServerEndpoint
+
+# Seconds to wait for any single IMAP read: a 1,000-message FETCH streams continuously,
+# so this bounds a stalled server, not a long command.
+IMAP_TIMEOUT_SECONDS = 60.0
+
+
+def imap_endpoint_for(account: MailAccount, *, timeout: float = IMAP_TIMEOUT_SECONDS
+                      ) -> ServerEndpoint:
+    return ServerEndpoint(
+        host=account.incoming_host,
+        port=account.incoming_port,
+        security=account.incoming_security,  # type: ignore[arg-type]
+        username=account.incoming_username,
+        password=account.incoming_password(),
+        timeout=timeout,
+        ca_file=settings.WEBMAIL_EXTRA_CA_FILE or None,
+        pinned_sha256=account.trusted_cert_sha256,
+    )
+
+
+def imap_client_for(account: MailAccount) -> ImapClient:
+    """A connected, logged-in IMAP client (CONDSTORE/QRESYNC enabled when offered)."""
+    return ImapClient.connect(imap_endpoint_for(account))
