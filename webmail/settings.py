@@ -213,6 +213,8 @@ SILENCED_SYSTEM_CHECKS = [] if HTTPS else ["security.W004", "security.W008", "se
 WEBMAIL_ALLOW_PRIVATE_HOSTS = env.bool("WEBMAIL_ALLOW_PRIVATE_HOSTS", default=False)
 # How long the connection check waits for an upstream server, in seconds.
 WEBMAIL_CHECK_TIMEOUT = env.float("WEBMAIL_CHECK_TIMEOUT", default=8.0)
+# Largest file accepted by "import mail" (mbox, zip of .eml).
+WEBMAIL_MAX_IMPORT_BYTES = env.int("WEBMAIL_MAX_IMPORT_BYTES", default=512 * 1024 * 1024)
 # Extra CA bundle (PEM) trusted for upstream TLS, in addition to the system store.
 WEBMAIL_EXTRA_CA_FILE = env.str("WEBMAIL_EXTRA_CA_FILE", default="")
 

@@ -40,4 +40,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("webmail.mail.urls")),
     path("compose/", include("webmail.compose.urls")),
+    path("data/", include("webmail.mail.data_urls")),
 ]
