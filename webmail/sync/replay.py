@@ -115,8 +115,13 @@ class Replayer:
         # Gone from the source: applied before (then it is in the destination), or
         # removed by another client.
         recovered = self._find_by_mid(dest, missing) if missing else {}
+        dest_uv = _local_uidvalidity(args["to_id"])
+        if dest_uv is None and (mapping or recovered):
+            # A folder never synced yet: learn its UIDVALIDITY so the new UIDs can be
+            # stored now (the first sync of it then finds them and fetches no twin).
+            dest_info = self._select(dest)
+            dest_uv = dest_info.uidvalidity if dest_info is not None else None
         with transaction.atomic():
-            dest_uv = _local_uidvalidity(args["to_id"])
             learned = {
                 _local_id(_ref_by_key(refs, key), move): mapping[old_uid]
                 for key, old_uid in found.items() if old_uid in mapping
@@ -166,8 +171,9 @@ class Replayer:
             uid, note = appended[1], ""
         with transaction.atomic():
             uv = _local_uidvalidity(args["folder_id"])
-            if uv is not None and uv == info.uidvalidity:
-                _learn_uids(self.account, args["folder_id"], uv, {args["id"]: uid})
+            if uv is None or uv == info.uidvalidity:
+                _learn_uids(self.account, args["folder_id"], info.uidvalidity,
+                            {args["id"]: uid})
             return _finish(op, OperationState.DONE, note)
 
     # -- folders ----------------------------------------------------------------------
