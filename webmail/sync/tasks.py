@@ -45,7 +45,8 @@ def due_account_ids() -> list[int]:
     # One condition per distinct interval (there are a handful): SQLite cannot multiply
     # an integer column by a duration, and this stays a plain indexable comparison.
     due = Q(last_sync_at__isnull=True)
-    for minutes in enabled.order_by().values_list("poll_interval_minutes", flat=True).distinct():
+    intervals = enabled.order_by().values_list("poll_interval_minutes", flat=True)
+    for minutes in intervals.distinct():
         due |= Q(poll_interval_minutes=minutes,
                  last_sync_at__lte=now - timedelta(minutes=minutes))
     return list(
