@@ -21,3 +21,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
     "global_keyprefix": f"webmail-test-{os.getpid()}-",
 }
+# A file, not SQLite's shared-cache memory database: the Celery worker thread and the
+# test share it, and shared-cache table locks fail at once ("database table is locked")
+# instead of waiting like file locks do (WAL and the busy timeout apply to a file).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(os.environ["WEBMAIL_DATA_DIR"], "test.sqlite3")}

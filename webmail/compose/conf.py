@@ -1,0 +1,29 @@
+"""Compose settings, read at call time so tests can override them.
+
+Each has a default here; webmail/settings.py may set them from the environment.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+DEFAULTS: dict[str, float] = {
+    # Seconds a sent message waits in the outbox so the person can take it back.
+    "WEBMAIL_UNDO_SECONDS": 10,
+    "WEBMAIL_MAX_ATTACHMENT_BYTES": 25 * 1024 * 1024,
+    # Temporary failures: first retry after BASE seconds, doubling up to MAX, for up to
+    # GIVE_UP seconds after the message was queued (a day, like an MTA's queue).
+    "WEBMAIL_SEND_RETRY_BASE_SECONDS": 60,
+    "WEBMAIL_SEND_RETRY_MAX_SECONDS": 60 * 60,
+    "WEBMAIL_SEND_GIVE_UP_SECONDS": 24 * 60 * 60,
+    # A retry or scheduled send this close is queued with a countdown; further ones are
+    # left to beat's dispatch_due (long ETAs are redelivered in a loop by Redis).
+    "WEBMAIL_SEND_COUNTDOWN_MAX_SECONDS": 5 * 60,
+    # A row claimed for sending longer ago than this belongs to a dead worker.
+    "WEBMAIL_SEND_STALE_SECONDS": 10 * 60,
+    "WEBMAIL_SMTP_TIMEOUT": 60,
+}
+
+
+def get(name: str) -> float:
+    return float(getattr(settings, name, DEFAULTS[name]))
