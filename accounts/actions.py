@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from accounts.forms import MailAccountForm
 from accounts.models import MailAccount, SiteSettings, User
@@ -30,9 +31,44 @@ def create_mail_account(*, owner: User, form: MailAccountForm) -> MailAccount:
     return account
 
 
-@transaction.atomic
 def delete_mail_account(*, account: MailAccount) -> None:
     """Remove the account and its local copy (rows cascade; blobs go with their last use)."""
     account_id = account.pk
-    account.delete()
+    delete_accounts_and_blobs(MailAccount.objects.filter(pk=account_id))
     log.info("mail account removed", extra={"account_id": account_id})
+
+
+def delete_user(*, user: User) -> None:
+    """Remove a person, their mail accounts, their local copy and blobs no one else uses."""
+    user_id = user.pk
+    with transaction.atomic():
+        delete_accounts_and_blobs(MailAccount.objects.filter(owner_id=user_id))
+        user.delete()
+    log.info("user removed", extra={"user_id": user_id})
+
+
+def delete_accounts_and_blobs(accounts: QuerySet[MailAccount]) -> None:
+    from webmail.mail import blobs
+    from webmail.mail.models import Message
+
+    with transaction.atomic():
+        shas = set(
+            Message.objects.filter(account__in=accounts, blob__isnull=False)
+            .values_list("blob_id", flat=True)
+        )
+        accounts.delete()
+    # Blobs are shared by content: only those no one references any more go.
+    blobs.delete_unreferenced(shas)
+
+
+def forget_sync_state(*, account: MailAccount) -> None:
+    """Make the next sync start over: folders forget their UIDVALIDITY and positions.
+
+    Messages stay until the sync rebuilds each folder, and queued upstream operations
+    are kept, so nothing a person did is lost.
+    """
+    from webmail.mail.models import Folder
+
+    Folder.objects.filter(account=account).update(
+        uidvalidity=None, uidnext=None, highestmodseq=None, last_seen_uid=0
+    )

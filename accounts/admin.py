@@ -9,10 +9,12 @@ from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.mail import send_mail
+from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from accounts import signup
+from accounts import actions, signup
 from accounts.models import Invitation, MailAccount, SiteSettings, User
 
 admin.site.site_header = "Webmail administration"
@@ -21,6 +23,13 @@ admin.site.site_title = "Webmail admin"
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin[User]):
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        actions.delete_user(user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            actions.delete_user(user=user)
+
     list_display = ("username", "email", "is_active", "is_staff", "require_2fa", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser", "require_2fa")
     fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Security", {"fields": ("require_2fa",)}))
@@ -65,14 +74,76 @@ class MailAccountAdminForm(forms.ModelForm[MailAccount]):
 class MailAccountAdmin(admin.ModelAdmin[MailAccount]):
     form = MailAccountAdminForm
     list_display = ("email", "owner", "protocol", "incoming_host", "enabled", "sync_status",
-                    "last_sync_at")
+                    "last_sync_at", "message_count", "storage_used", "quota", "short_error")
     list_filter = ("protocol", "enabled", "sync_status")
     search_fields = ("email", "incoming_host", "owner__username", "owner__email")
     list_select_related = ("owner",)
     readonly_fields = ("last_sync_at", "sync_status", "last_error", "sync_progress",
                        "sync_lease_owner", "sync_lease_until", "created_at", "updated_at")
     autocomplete_fields = ("owner",)
+    actions = ("sync_now", "resync_from_scratch", "disable_accounts", "enable_accounts")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MailAccount]:
+        return super().get_queryset(request).annotate(
+            _messages=Count("messages", distinct=True),
+            _bytes=Sum("messages__size"),
+        )
+
+    @admin.display(description="Messages", ordering="_messages")
+    def message_count(self, obj: MailAccount) -> int:
+        return int(getattr(obj, "_messages", 0) or 0)
+
+    @admin.display(description="Storage", ordering="_bytes")
+    def storage_used(self, obj: MailAccount) -> str:
+        return filesizeformat(getattr(obj, "_bytes", 0) or 0)
+
+    @admin.display(description="Quota")
+    def quota(self, obj: MailAccount) -> str:
+        quota = (obj.sync_progress or {}).get("quota") or {}
+        if not quota.get("limit"):
+            return "—"
+        return f"{filesizeformat(quota.get('used', 0))} of {filesizeformat(quota['limit'])}"
+
+    @admin.display(description="Last error")
+    def short_error(self, obj: MailAccount) -> str:
+        return obj.last_error[:80]
+
+    def delete_model(self, request: HttpRequest, obj: MailAccount) -> None:
+        actions.delete_mail_account(account=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MailAccount]) -> None:
+        actions.delete_accounts_and_blobs(queryset)
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[MailAccount]) -> None:
+        from webmail.sync.tasks import sync_account_task
+
+        for account in queryset:
+            sync_account_task.delay(account.pk)
+            self.log_change(request, account, "Sync now")
+        self.message_user(request, f"Queued a sync of {len(queryset)} accounts.")
+
+    @admin.action(description="Resync from scratch (keeps queued actions)")
+    def resync_from_scratch(self, request: HttpRequest, queryset: QuerySet[MailAccount]) -> None:
+        from webmail.sync.tasks import sync_account_task
+
+        for account in queryset:
+            actions.forget_sync_state(account=account)
+            sync_account_task.delay(account.pk)
+            self.log_change(request, account, "Resync from scratch")
+        self.message_user(request, f"Queued a full resync of {len(queryset)} accounts.")
+
+    @admin.action(description="Disable")
+    def disable_accounts(self, request: HttpRequest, queryset: QuerySet[MailAccount]) -> None:
+        for account in queryset:
+            self.log_change(request, account, "Disabled")
+        queryset.update(enabled=False)
+
+    @admin.action(description="Enable")
+    def enable_accounts(self, request: HttpRequest, queryset: QuerySet[MailAccount]) -> None:
+        for account in queryset:
+            self.log_change(request, account, "Enabled")
+        queryset.update(enabled=True)
 
 
 @admin.register(SiteSettings)

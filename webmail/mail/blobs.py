@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Iterable
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Model, OuterRef
 
-from webmail.mail.models import Blob, Message
+from webmail.mail.models import Blob
 
 # zlib level 1: mail compresses about 3:1 even at the fastest level, and the sync's
 # throughput matters more than the last few percent of disk.
@@ -62,9 +63,19 @@ def get(sha256: str) -> bytes:
         raise BlobMissing(sha256) from exc
 
 
-def delete_unreferenced() -> int:
-    """Remove blobs no message points at any more; returns how many went."""
-    orphans = Blob.objects.filter(~Exists(Message.objects.filter(blob_id=OuterRef("pk"))))
+def delete_unreferenced(candidates: Iterable[str] | None = None) -> int:
+    """Remove blobs no row points at any more (among candidates, or all); returns how many.
+
+    The row goes first, then the file: a crash in between leaves a file without a row,
+    which put() reuses and a later sweep removes, never a row without its file.
+    """
+    orphans = Blob.objects.all()
+    for model, column in referencing_columns():
+        orphans = orphans.filter(
+            ~Exists(model._default_manager.filter(**{column: OuterRef("pk")}))
+        )
+    if candidates is not None:
+        orphans = orphans.filter(pk__in=list(candidates))
     removed = 0
     storage = _storage()
     for sha in orphans.values_list("pk", flat=True).iterator():
@@ -72,3 +83,11 @@ def delete_unreferenced() -> int:
         storage.delete(_path(sha))
         removed += 1
     return removed
+
+
+def referencing_columns() -> list[tuple[type[Model], str]]:
+    """Every foreign key to Blob in the project (messages, outbox, drafts...)."""
+    return [
+        (relation.related_model, relation.field.name)  # type: ignore[misc]
+        for relation in Blob._meta.related_objects
+    ]
