@@ -429,3 +429,23 @@ def expunge_elsewhere(dovecot: DovecotServer, *, uid: int, folder: str = "INBOX"
         conn.uid("STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)")
         typ, _ = conn.expunge()
         assert typ == "OK", imaplib.IMAP4.error
+
+
+def test_beat_replays_only_accounts_whose_oldest_pending_operation_is_due(db: None) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webmail.sync.operations import due_account_ids
+
+    waiting = make_account(make_user("bob"))
+    due = make_account(make_user("charlie"))
+    now = timezone.now()
+    UpstreamOperation.objects.create(account=waiting, kind="set_flags",
+                                     next_attempt_at=now + timedelta(minutes=2))
+    UpstreamOperation.objects.create(account=waiting, kind="set_flags")
+    UpstreamOperation.objects.create(account=due, kind="set_flags",
+                                     next_attempt_at=now - timedelta(seconds=1))
+    UpstreamOperation.objects.create(account=due, kind="move", state="done")
+
+    assert due_account_ids(now) == [due.pk]
