@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import MailAccount, Protocol, User
@@ -24,7 +25,6 @@ from webmail.compose.builder import (
     build_message,
     make_message_id,
 )
-from webmail.compose.endpoints import imap_endpoint
 from webmail.compose.headers import HeaderValueError, Mailbox, parse_mailbox
 from webmail.compose.identities import default_identity, sender_of
 from webmail.compose.models import Draft, DraftAttachment, Identity
@@ -32,6 +32,7 @@ from webmail.mail import blobs
 from webmail.mail.models import Folder, FolderRole
 from webmail.parsing.sanitize import sanitize_html
 from webmail.protocols.imap import ImapClient
+from webmail.sync.connect import imap_client_for
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,13 @@ def save_draft(draft: Draft, *, push: bool = True, **fields: Any) -> Draft:
     if "body_html" in changes:
         changes["body_html"] = clean_html(str(changes["body_html"]))
     if "identity" in fields:
-        draft.identity = fields["identity"]
-    for name, value in changes.items():
-        setattr(draft, name, value)
-    draft.version += 1
+        changes["identity"] = fields["identity"]
     with transaction.atomic():
-        draft.save()
+        # Only what the person changed, and the version bumped in the database: the
+        # push writes the remote_* fields of the same row concurrently.
+        Draft.objects.filter(pk=draft.pk).update(
+            **changes, version=F("version") + 1, updated_at=timezone.now())
+        draft.refresh_from_db()
         if push and draft.account.protocol == Protocol.IMAP:
             draft_id = draft.pk
             transaction.on_commit(lambda: _queue_push(draft_id))
@@ -158,7 +160,7 @@ def _push(draft_id: int) -> str:
         return "current"
     version = draft.version
     raw = draft_bytes(draft).raw
-    with ImapClient.connect(imap_endpoint(draft.account)) as client:
+    with imap_client_for(draft.account) as client:
         folder, remote = _drafts_remote_name(client, draft.account)
         appended = client.append(remote, raw, flags=("\\Draft", "\\Seen"))
         old = (draft.remote_uidvalidity, draft.remote_uid)
@@ -180,12 +182,11 @@ def delete_remote_draft(account_id: int, uidvalidity: int | None, uid: int | Non
     account = MailAccount.objects.filter(pk=account_id).first()
     if account is None or uid is None or account.protocol != Protocol.IMAP:
         return
-    with ImapClient.connect(imap_endpoint(account)) as client:
+    with imap_client_for(account) as client:
         _folder, remote = _drafts_remote_name(client, account)
         info = client.select(remote)
-        if info is not None and uidvalidity is not None and getattr(
-                info, "uidvalidity", uidvalidity) != uidvalidity:
-            return
+        if uidvalidity is not None and info.uidvalidity != uidvalidity:
+            return  # the folder was recreated; that UID names another message now
         client.set_flags([uid], add=["\\Deleted"])
         client.expunge([uid])
 

@@ -28,19 +28,6 @@ def smtp_endpoint(account: MailAccount) -> ServerEndpoint:
     )
 
 
-def imap_endpoint(account: MailAccount) -> ServerEndpoint:
-    return ServerEndpoint(
-        host=account.incoming_host,
-        port=account.incoming_port,
-        security=cast(Security, account.incoming_security),
-        username=account.incoming_username,
-        password=account.incoming_password(),
-        timeout=conf.get("WEBMAIL_SMTP_TIMEOUT"),
-        ca_file=getattr(settings, "WEBMAIL_EXTRA_CA_FILE", "") or None,
-        pinned_sha256=account.trusted_cert_sha256,
-    )
-
-
 GMAIL_HOSTS = ("gmail.com", "googlemail.com")
 
 
