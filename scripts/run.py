@@ -45,7 +45,7 @@ def main() -> int:
         "beat": [str(BIN / "celery"), "-A", "webmail", "beat", "--loglevel", "INFO",
                  "--schedule", str(data / "celerybeat-schedule")],
     }
-    if (ROOT / "webmail" / "sync" / "management" / "commands" / "idle_supervisor.py").exists():
+    if (ROOT / "webmail" / "mail" / "management" / "commands" / "idle_supervisor.py").exists():
         commands["idle"] = [*manage, "idle_supervisor"]
     procs = {name: subprocess.Popen(cmd, env=env, cwd=ROOT) for name, cmd in commands.items()}
     print(f"Webmail is at http://{bind}/  (Ctrl-C stops everything)", flush=True)

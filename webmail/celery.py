@@ -11,3 +11,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webmail.settings")
 app = Celery("webmail")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["webmail", "webmail.sync", "webmail.compose"])
+
+# Stamps each task with its enqueue time for the admin's queue statistics.
+import webmail.queue_stats  # noqa: E402,F401

@@ -20,14 +20,21 @@ log = logging.getLogger(__name__)
 # Backoff for temporary failures: 30 s, 1, 2, 4, 8 min, then wait for the next poll.
 RETRY_BASE_SECONDS = 30
 MAX_RETRIES = 5
+LEASE_BUSY_RETRY_SECONDS = 10
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
-def sync_account_task(self: Task[[int], dict[str, object] | None], account_id: int) -> dict[str, object] | None:
+def sync_account_task(
+    self: Task[[int], dict[str, object] | None], account_id: int
+) -> dict[str, object] | None:
     try:
         return sync_account(account_id).as_dict()
-    except LeaseBusy:
-        return None  # another sync is running; it will see the same changes
+    except LeaseBusy as exc:
+        if self.request.retries >= MAX_RETRIES:
+            return None
+        # Another sync (or a replay) holds the account: try again shortly, since a push
+        # that arrived during that sync may announce mail it did not see.
+        raise self.retry(exc=exc, countdown=LEASE_BUSY_RETRY_SECONDS) from exc
     except MailAccount.DoesNotExist:
         return None
     except ProtocolError as exc:
