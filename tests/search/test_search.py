@@ -1,0 +1,243 @@
+"""search_messages over a mailbox whose answers are known, on the database in use.
+
+CI runs these on SQLite and on PostgreSQL (`dbspecific`); both backends must give the
+same answers, except where a test says which one it speaks for.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+
+from accounts.models import User
+from tests.conftest import make_account
+from tests.search.factories import known_mailbox, make_folder, make_message
+from webmail.mail.models import Message
+from webmail.search.indexing import index_message, reindex_all
+from webmail.search.query import QueryError
+from webmail.search.service import search_messages
+
+pytestmark = [pytest.mark.django_db, pytest.mark.dbspecific]
+
+INBOX = {"budget", "meetings", "german", "french", "russian", "japanese", "pending"}
+ALL_BUT_TRASH = INBOX | {"sent", "invoice"}
+
+
+@pytest.fixture
+def box(alice: User) -> dict[str, Message]:
+    return known_mailbox(alice)
+
+
+def found(user: User, box: dict[str, Message], query: str, **options: object) -> set[str]:
+    names = {m.pk: name for name, m in box.items()}
+    results = search_messages(user, query, **options)  # type: ignore[arg-type]
+    return {names.get(hit.message_id, f"foreign #{hit.message_id}") for hit in results.hits}
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("budget", {"budget", "sent"}),
+    ("meeting", {"budget", "meetings", "sent"}),
+    ("Invoice", {"invoice"}),
+    ("from:bob", {"budget"}),
+    ("from:builder.example", {"budget"}),
+    ("to:bob", {"sent"}),
+    ("cc:bob", {"meetings"}),
+    ("subject:budget", {"budget", "sent"}),
+    ('subject:"budget review"', {"budget", "sent"}),
+    ("has:attachment", {"budget", "japanese", "invoice"}),
+    ("filename:pdf", {"budget", "japanese", "invoice"}),
+    ("filename:invoice", {"invoice"}),
+    ("is:unread", {"meetings", "german", "french", "russian", "japanese", "invoice",
+                   "pending"}),
+    ("is:read", {"budget", "sent"}),
+    ("is:starred", {"meetings"}),
+    ("in:inbox", INBOX),
+    ("in:sent", {"sent"}),
+    ("in:trash", {"trashed"}),
+    ("in:Alpha", {"invoice"}),
+    ("in:Projects/Alpha", {"invoice"}),
+    ("account:Home", {"russian", "japanese", "pending"}),
+    ("account:alice@work.example", ALL_BUT_TRASH - {"russian", "japanese", "pending"}),
+    ("before:2024-02-01", {"budget", "sent"}),
+    ("after:2024-04-10", {"japanese", "invoice", "pending"}),
+    ("after:2024/04/11", {"invoice", "pending"}),
+    ("larger:100K", {"budget"}),
+    ("smaller:10K", {"meetings", "german", "french", "russian", "sent", "pending"}),
+])
+def test_each_operator_alone_finds_exactly_its_messages(
+        alice: User, box: dict[str, Message], query: str, expected: set[str]) -> None:
+    assert found(alice, box, query) == expected
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("from:bob has:attachment budget", {"budget"}),
+    ("budget -in:sent", {"budget"}),
+    ("budget OR invoice", {"budget", "sent", "invoice"}),
+    ("is:unread has:attachment after:2024-03-01", {"japanese", "invoice"}),
+    ("(from:dave OR from:bob) -is:read", {"meetings"}),
+    ("budget before:2024-01-16 is:read", {"budget"}),
+    ("meeting -from:dave account:Work", {"budget", "sent"}),
+    ("has:attachment -filename:invoice larger:50K", {"budget", "japanese"}),
+    ("-budget -meeting", {"german", "french", "russian", "japanese", "invoice", "pending"}),
+    ("-has:attachment in:inbox -is:unread", set()),
+    ("budget in:trash", {"trashed"}),
+])
+def test_operators_combine(alice: User, box: dict[str, Message], query: str,
+                           expected: set[str]) -> None:
+    assert found(alice, box, query) == expected
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ('"budget numbers"', {"budget"}),
+    ('"numbers budget"', set()),
+    ('"see you at the meeting"', {"sent"}),
+    ('"crème brûlée"', {"french"}),
+    ('-"budget numbers" budget', {"sent"}),
+])
+def test_phrases_match_words_in_order(alice: User, box: dict[str, Message], query: str,
+                                      expected: set[str]) -> None:
+    assert found(alice, box, query) == expected
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("café", {"french"}),
+    ("CAFÉ", {"french"}),
+    ("garçon", {"french"}),
+    ("Größe", {"german"}),
+    ("straße", {"german"}),
+    ("Kraftfahrzeughaftpflichtversicherung", {"german"}),
+    ("Versicherung", {"german"}),
+    ("привет", {"russian"}),
+    ("ПРИВЕТ", {"russian"}),
+    ("отчёт бюджет", {"russian"}),
+    ("予定", {"japanese"}),
+    ("会議", {"japanese"}),
+    ("報告書", {"japanese"}),
+    ("確認", {"japanese"}),
+    ("予定を確認", {"japanese"}),
+    ("from:Jürgen", {"german"}),
+    ("from:Иван", {"russian"}),
+    ("from:山田", {"japanese"}),
+    ("filename:資料", {"japanese"}),
+    ("subject:会議", {"japanese"}),
+])
+def test_non_ascii_words_are_found(alice: User, box: dict[str, Message], query: str,
+                                   expected: set[str]) -> None:
+    assert found(alice, box, query) == expected
+
+
+def test_german_compound_parts_and_japanese_infixes(alice: User, box: dict[str, Message]) -> None:
+    if connection.vendor == "postgresql":
+        # Stemmed words and prefixes; CJK bigrams give Japanese substrings.
+        assert found(alice, box, "Rechtsschutz*") == {"german"}
+        assert found(alice, box, "meetings") == {"budget", "meetings", "sent"}
+        assert found(alice, box, "の予定") == {"japanese"}
+    else:
+        # Trigrams: any part of a compound, any substring.
+        assert found(alice, box, "schutzversicherung") == {"german"}
+        assert found(alice, box, "haftpflicht") == {"german"}
+        assert found(alice, box, "の予定を") == {"japanese"}
+
+
+def test_another_persons_mail_is_never_found(alice: User, bob: User,
+                                             box: dict[str, Message]) -> None:
+    bobs = make_account(bob, email="bob@bob.example")
+    secret = make_message(make_folder(bobs), "Bob's budget", "budget budget budget",
+                          sender=("Bob Builder", "bob@builder.example"), is_flagged=True)
+    for query in ("budget", "from:bob", "is:starred", "-nothing", "has:attachment OR budget"):
+        hits = search_messages(alice, query).hits
+        assert secret.pk not in {h.message_id for h in hits}
+    assert search_messages(alice, "budget", account_id=bobs.pk).hits == []
+    assert [h.message_id for h in search_messages(bob, "budget").hits] == [secret.pk]
+    assert search_messages(bob, "quarterly").hits == []
+
+
+def test_pending_bodies_counts_the_persons_headers_only_messages(
+        alice: User, bob: User, box: dict[str, Message]) -> None:
+    make_message(make_folder(make_account(bob)), "x", body_state="headers")
+    results = search_messages(alice, "budget")
+    assert results.pending_bodies == 1
+    assert search_messages(alice, "holiday").hits[0].body_pending
+
+
+def test_relevance_prefers_the_subject_and_date_breaks_ties(
+        alice: User, box: dict[str, Message]) -> None:
+    hits = search_messages(alice, "invoice OR budget").hits
+    assert len(hits) == 3
+    ranked = search_messages(alice, "prototype").hits
+    assert [h.message_id for h in ranked] == [box["invoice"].pk]
+    by_date = search_messages(alice, "meeting", order="date").hits
+    assert [h.message_id for h in by_date] == [box[n].pk for n in ("meetings", "sent",
+                                                                   "budget")]
+    by_rank = search_messages(alice, "meeting").hits
+    assert by_rank[0].message_id == box["meetings"].pk  # in the subject
+
+
+def test_pages_follow_the_cursor(alice: User, box: dict[str, Message]) -> None:
+    first = search_messages(alice, "in:inbox", order="date", limit=3)
+    second = search_messages(alice, "in:inbox", order="date", limit=3,
+                             after_cursor=first.next_cursor)
+    third = search_messages(alice, "in:inbox", order="date", limit=3,
+                            after_cursor=second.next_cursor)
+    ids = [h.message_id for page in (first, second, third) for h in page.hits]
+    assert len(ids) == len(set(ids)) == len(INBOX)
+    assert third.next_cursor is None
+
+
+def test_snippets_escape_the_mail_and_mark_the_words(alice: User) -> None:
+    folder = make_folder(make_account(alice))
+    make_message(folder, "Hostile", "<script>alert(1)</script> the budget <b>plan</b> "
+                 "\ue000 stray marker")
+    snippet = search_messages(alice, "budget").hits[0].snippet
+    assert "<" not in re.sub("</?mark>", "", snippet)  # only our own markup
+    assert "<mark>budget</mark>" in snippet
+
+
+@pytest.mark.parametrize("query", ['c++ NEAR/2 *draft* ^x', "AND OR: NOT", "a:b:c", "'",
+                                   "\\", "%_%", '"*"', "{x}", "@"])
+def test_fts_syntax_in_the_query_is_searched_for_not_obeyed(
+        alice: User, box: dict[str, Message], query: str) -> None:
+    search_messages(alice, query)  # no database error
+
+
+def test_an_unreadable_query_raises_a_query_error(alice: User) -> None:
+    with pytest.raises(QueryError):
+        search_messages(alice, "before:someday")
+
+
+def test_the_index_follows_updates_and_deletes_including_bulk_ones(
+        alice: User, box: dict[str, Message]) -> None:
+    Message.objects.filter(pk=box["french"].pk).update(subject="Tarte tatin")
+    assert found(alice, box, "tatin") == {"french"}
+    assert found(alice, box, "brûlée") == {"french"}  # still in the body
+    Message.objects.filter(pk=box["french"].pk).update(search_text="nothing else")
+    assert found(alice, box, "brûlée") == set()
+    box["german"].delete()
+    assert found(alice, box, "Versicherung") == set()
+    folder = box["budget"].folder
+    Message.objects.bulk_create([
+        Message(account=folder.account, folder=folder, subject=f"Bulk zebra {i}")
+        for i in range(3)])
+    assert len(search_messages(alice, "zebra").hits) == 3
+
+
+def test_flag_changes_leave_the_index_alone(alice: User, box: dict[str, Message]) -> None:
+    message = box["budget"]
+    message.is_seen = False
+    message.save()
+    assert found(alice, box, "budget is:unread") == {"budget"}
+
+
+def test_reindex_rebuilds_every_entry(alice: User, box: dict[str, Message]) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("DELETE FROM search_search_document")
+        else:
+            cursor.execute("DELETE FROM search_fts")
+    assert found(alice, box, "budget") == set()
+    index_message(box["budget"].pk)
+    assert found(alice, box, "budget") == {"budget"}
+    assert reindex_all() == len(box)
+    assert found(alice, box, "budget") == {"budget", "sent"}

@@ -1,0 +1,78 @@
+"""SQLite: the FTS5 table search_fts (trigram tokenizer), bm25 with column weights.
+
+Trigrams make every term a case-insensitive substring match: "versicherung" finds
+"Rechtsschutzversicherungsgesellschaften" and 予定 finds 会議の予定. Terms are always
+quoted before MATCH (FTS5 query syntax would otherwise reject `c++ (draft`); a term
+shorter than three characters has no trigram and falls back to LIKE over the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db.models import FloatField, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
+from django.utils.safestring import SafeString
+
+from webmail.mail.models import Message
+from webmail.search.highlight import body_of, highlight
+from webmail.search.query import Text
+
+MIN_TRIGRAM = 3
+# bm25 column weights: subject, people, body.
+BM25 = "bm25(search_fts, 10.0, 4.0, 1.0)"
+
+
+def quoted(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _needle(term: Text) -> str:
+    return " ".join(term.value.split())
+
+
+def _short(term: Text) -> bool:
+    return len(_needle(term)) < MIN_TRIGRAM
+
+
+def _like_ids(term: Text) -> RawSQL:
+    pattern = _like(_needle(term))
+    sql = ("SELECT rowid FROM search_fts WHERE subject LIKE %s ESCAPE '\\' "
+           "OR people LIKE %s ESCAPE '\\' OR body LIKE %s ESCAPE '\\'")
+    return RawSQL(sql, (pattern, pattern, pattern))  # noqa: S611  (parameterised)
+
+
+class SqliteBackend:
+    def text_q(self, term: Text) -> Q:
+        if _short(term):
+            return Q(id__in=_like_ids(term))
+        return Q(id__in=RawSQL("SELECT rowid FROM search_fts WHERE search_fts MATCH %s",
+                               (quoted(_needle(term)),)))
+
+    def match(self, messages: QuerySet[Message], terms: Sequence[Text], *,
+              ranked: bool) -> QuerySet[Message]:
+        long_terms = [t for t in terms if not _short(t) and _needle(t)]
+        for term in terms:
+            if _short(term) and _needle(term):
+                messages = messages.filter(id__in=_like_ids(term))
+        if not long_terms:
+            return messages.annotate(rank=Value(0.0, output_field=FloatField()))
+        expression = " AND ".join(quoted(_needle(t)) for t in long_terms)
+        return messages.extra(  # noqa: S610  (parameterised; FTS5 needs the table joined)
+            tables=["search_fts"],
+            where=["search_fts.rowid = mail_message.id", "search_fts MATCH %s"],
+            params=[expression],
+            select={"rank": f"-{BM25}" if ranked else "0.0"},
+        )
+
+    def snippets(self, ids: Sequence[int], terms: Sequence[Text]) -> dict[int, SafeString]:
+        needles = [_needle(t) for t in terms]
+        rows = Message.objects.filter(id__in=ids).values_list("id", "search_text", "snippet")
+        if not needles:
+            return {pk: highlight(snippet, ()) for pk, _text, snippet in rows}
+        return {pk: highlight(body_of(text) or snippet, needles) for pk, text, snippet in rows}

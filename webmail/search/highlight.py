@@ -1,0 +1,58 @@
+"""Snippets with the matched words marked: escape first, then mark, so mail text can
+never become markup. Both backends end here (PostgreSQL's ts_headline output is marked
+with private-use characters that this module turns into <mark> after escaping)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+START, STOP = "\ue000", "\ue001"  # never in mail text: both are stripped before marking
+SNIPPET_CHARS = 220
+_LEAD = 60  # characters shown before the first match
+_SPACES = re.compile(r"\s+")
+
+
+def body_of(search_text: str) -> str:
+    """The body part of Message.search_text, which the parser builds as
+    subject, people, body and attachment names, one per line at the start."""
+    parts = search_text.split("\n", 2)
+    return parts[2] if len(parts) == 3 else search_text
+
+
+def strip_markers(text: str) -> str:
+    return text.replace(START, "").replace(STOP, "")
+
+
+def from_markers(text: str) -> SafeString:
+    """Text whose matches sit between START and STOP → safe HTML with <mark>."""
+    escaped = escape(_SPACES.sub(" ", text).strip())
+    marked = escaped.replace(START, "<mark>").replace(STOP, "</mark>")
+    # A hostile START without STOP cannot produce more than an unclosed <mark>, but keep
+    # the markup balanced anyway.
+    if marked.count("<mark>") != marked.count("</mark>"):
+        marked = marked.replace("<mark>", "").replace("</mark>", "")
+    return mark_safe(marked)  # noqa: S308  (escaped above; only <mark> added)
+
+
+def highlight(text: str, needles: Sequence[str], *, width: int = SNIPPET_CHARS) -> SafeString:
+    """A window of `text` around the first match of any needle (case-insensitive
+    substring, as SQLite's trigram index matches), matches marked."""
+    text = _SPACES.sub(" ", strip_markers(text)).strip()
+    words = sorted({n for n in needles if n.strip()}, key=len, reverse=True)
+    if not words:
+        return from_markers(text[:width])
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    first = pattern.search(text)
+    start = 0 if first is None else max(0, first.start() - _LEAD)
+    if start:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < start + 20 else start
+    window = text[start:start + width]
+    marked = pattern.sub(lambda m: f"{START}{m.group(0)}{STOP}", window)
+    prefix = "… " if start else ""
+    suffix = " …" if start + width < len(text) else ""
+    return from_markers(prefix + marked + suffix)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import django.contrib.postgres.search
+import django.db.models.deletion
+from django.db import migrations, models
+
+from webmail.search import schema
+
+
+def install(apps, schema_editor):  # type: ignore[no-untyped-def]
+    schema.install(schema_editor, schema_editor.connection.vendor)
+    # Messages stored before this migration get their index rows now.
+    rows = (schema.POSTGRES_INDEX_ROWS if schema_editor.connection.vendor == "postgresql"
+            else schema.SQLITE_INDEX_ROWS)
+    schema_editor.execute(rows.format(where="1 = 1"))
+
+
+def uninstall(apps, schema_editor):  # type: ignore[no-untyped-def]
+    schema.uninstall(schema_editor, schema_editor.connection.vendor)
+
+
+class Migration(migrations.Migration):
+    initial = True
+
+    dependencies = [
+        ("mail", "0002_idle_leases"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="SearchDocument",
+            fields=[
+                (
+                    "message",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        primary_key=True,
+                        related_name="search_document",
+                        serialize=False,
+                        to="mail.message",
+                    ),
+                ),
+                ("vector", django.contrib.postgres.search.SearchVectorField()),
+            ],
+            options={"db_table": "search_search_document"},
+        ),
+        migrations.RunPython(install, uninstall),
+    ]

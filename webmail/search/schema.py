@@ -1,0 +1,165 @@
+"""The search index's SQL: PostgreSQL functions and triggers, the SQLite FTS5 table.
+
+Triggers on mail_message keep the index in step with every write, bulk ones included
+(the sync engines use bulk_create and queryset.update heavily), so no Python hook is
+needed in ingest. `install(connection)` is idempotent; the migration calls it and
+`reindex_all` calls it again, so improving the index format means editing this file and
+running `manage.py search_reindex`.
+
+PostgreSQL (per message a row in search_document, GIN-indexed):
+  subject  weight A, config 'english' (stemmed: "meetings" finds "meeting")
+  people   weight B, config 'simple' (names and addresses are not English words; an
+           address is indexed whole and split at @ . _ - +)
+  body     weight C, config 'english' (search_text, which the parser builds from the
+           text and HTML-as-text, plus attachment names)
+  CJK runs (Japanese, Chinese, Korean have no spaces) are also indexed as overlapping
+  bigrams in 'simple', so a substring like 予定 in 会議の予定 is found as a phrase of
+  bigrams (the approach of Lucene's CJKAnalyzer).
+
+SQLite: an FTS5 table with the trigram tokenizer: every term is a substring match, so
+German compound parts and Japanese substrings are found; terms under three characters
+fall back to LIKE over the same table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# ruff: noqa: S608  (SQL built from our own constants, never from input)
+
+CJK_CLASS = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
+WATCHED = ("subject", "from_name", "from_address", "to", "cc", "search_text",
+           "attachment_names")
+
+_PG_CHANGED = " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in WATCHED)
+_PG_COLUMNS = ", ".join(f'"{c}"' for c in WATCHED)
+
+POSTGRES_INSTALL = [
+    "CREATE INDEX IF NOT EXISTS search_document_vector ON search_search_document "
+    "USING GIN (vector)",
+    # Overlapping bigrams of every CJK run, space separated.
+    f"""CREATE OR REPLACE FUNCTION search_cjk_bigrams(body text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+      SELECT coalesce(string_agg(
+        CASE WHEN char_length(m.run[1]) = 1 THEN m.run[1] ELSE
+          (SELECT string_agg(substr(m.run[1], i, 2), ' ' ORDER BY i)
+           FROM generate_series(1, char_length(m.run[1]) - 1) AS i) END, ' '), '')
+      FROM regexp_matches(coalesce(body, ''), '{CJK_CLASS}+', 'g') AS m(run)
+    $$""",
+    """CREATE OR REPLACE FUNCTION search_json_text(value jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+      SELECT coalesce(string_agg(CASE jsonb_typeof(e) WHEN 'array' THEN
+               concat_ws(' ', e->>0, e->>1) ELSE e #>> '{}' END, ' '), '')
+      FROM jsonb_array_elements(CASE WHEN jsonb_typeof(value) = 'array' THEN value
+                                ELSE '[]'::jsonb END) AS e
+    $$""",
+    """CREATE OR REPLACE FUNCTION search_message_vector(
+        subject text, from_name text, from_address text, to_ jsonb, cc jsonb,
+        body text, names jsonb) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+      SELECT setweight(to_tsvector('english'::regconfig, coalesce(subject, ''))
+                       || to_tsvector('simple'::regconfig, search_cjk_bigrams(subject)), 'A')
+          || setweight(to_tsvector('simple'::regconfig, p)
+                       || to_tsvector('simple'::regconfig, translate(p, '@._-+', '     ')), 'B')
+          || setweight(to_tsvector('english'::regconfig, b)
+                       || to_tsvector('simple'::regconfig, search_cjk_bigrams(b)), 'C')
+      FROM (SELECT concat_ws(' ', from_name, from_address, search_json_text(to_),
+                             search_json_text(cc)) AS p,
+                   concat_ws(' ', body, search_json_text(names)) AS b) AS x
+    $$""",
+    """CREATE OR REPLACE FUNCTION search_document_refresh() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'DELETE' THEN
+        DELETE FROM search_search_document WHERE message_id = OLD.id;
+        RETURN NULL;
+      END IF;
+      INSERT INTO search_search_document (message_id, vector)
+      VALUES (NEW.id, search_message_vector(NEW.subject, NEW.from_name, NEW.from_address,
+              NEW."to", NEW.cc, NEW.search_text, NEW.attachment_names))
+      ON CONFLICT (message_id) DO UPDATE SET vector = EXCLUDED.vector;
+      RETURN NULL;
+    END $$""",
+    "DROP TRIGGER IF EXISTS search_document_insert ON mail_message",
+    "CREATE TRIGGER search_document_insert AFTER INSERT ON mail_message "
+    "FOR EACH ROW EXECUTE FUNCTION search_document_refresh()",
+    "DROP TRIGGER IF EXISTS search_document_update ON mail_message",
+    f"CREATE TRIGGER search_document_update AFTER UPDATE OF {_PG_COLUMNS} ON mail_message "
+    f"FOR EACH ROW WHEN ({_PG_CHANGED}) EXECUTE FUNCTION search_document_refresh()",
+    "DROP TRIGGER IF EXISTS search_document_delete ON mail_message",
+    "CREATE TRIGGER search_document_delete AFTER DELETE ON mail_message "
+    "FOR EACH ROW EXECUTE FUNCTION search_document_refresh()",
+]
+POSTGRES_UNINSTALL = [
+    "DROP TRIGGER IF EXISTS search_document_insert ON mail_message",
+    "DROP TRIGGER IF EXISTS search_document_update ON mail_message",
+    "DROP TRIGGER IF EXISTS search_document_delete ON mail_message",
+    "DROP FUNCTION IF EXISTS search_document_refresh()",
+    "DROP FUNCTION IF EXISTS search_message_vector(text, text, text, jsonb, jsonb, text, jsonb)",
+    "DROP FUNCTION IF EXISTS search_json_text(jsonb)",
+    "DROP FUNCTION IF EXISTS search_cjk_bigrams(text)",
+    "DROP INDEX IF EXISTS search_document_vector",
+]
+POSTGRES_INDEX_ROWS = (
+    "INSERT INTO search_search_document (message_id, vector) "
+    "SELECT id, search_message_vector(subject, from_name, from_address, \"to\", cc, "
+    "search_text, attachment_names) FROM mail_message WHERE {where} "
+    "ON CONFLICT (message_id) DO UPDATE SET vector = EXCLUDED.vector"
+)
+
+
+def _sqlite_json(row: str, column: str) -> str:
+    """Text of a JSON list column: [[name, address], ...] pairs or plain strings."""
+    return (f"coalesce((SELECT group_concat(CASE e.type WHEN 'array' THEN "
+            f"coalesce(e.value->>0, '') || ' ' || coalesce(e.value->>1, '') ELSE e.value END,"
+            f" ' ') FROM json_each(CASE WHEN json_valid({row}.\"{column}\") THEN "
+            f"{row}.\"{column}\" ELSE '[]' END) AS e), '')")
+
+
+def sqlite_values(row: str) -> str:
+    """subject, people, body expressions over a mail_message row (`new` or a table)."""
+    people = (f"coalesce({row}.from_name, '') || ' ' || coalesce({row}.from_address, '') "
+              f"|| ' ' || {_sqlite_json(row, 'to')} || ' ' || {_sqlite_json(row, 'cc')}")
+    body = (f"coalesce({row}.search_text, '') || ' ' || "
+            f"{_sqlite_json(row, 'attachment_names')}")
+    return f"coalesce({row}.subject, ''), {people}, {body}"
+
+
+_SQLITE_CHANGED = " OR ".join(f'old."{c}" IS NOT new."{c}"' for c in WATCHED)
+SQLITE_INSTALL = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
+    "subject, people, body, tokenize = 'trigram')",
+    "DROP TRIGGER IF EXISTS search_fts_insert",
+    "CREATE TRIGGER search_fts_insert AFTER INSERT ON mail_message BEGIN "
+    f"INSERT INTO search_fts (rowid, subject, people, body) VALUES (new.id, "
+    f"{sqlite_values('new')}); END",
+    "DROP TRIGGER IF EXISTS search_fts_update",
+    f"CREATE TRIGGER search_fts_update AFTER UPDATE OF {_PG_COLUMNS} ON mail_message "
+    f"WHEN {_SQLITE_CHANGED} BEGIN "
+    "DELETE FROM search_fts WHERE rowid = old.id; "
+    f"INSERT INTO search_fts (rowid, subject, people, body) VALUES (new.id, "
+    f"{sqlite_values('new')}); END",
+    "DROP TRIGGER IF EXISTS search_fts_delete",
+    "CREATE TRIGGER search_fts_delete AFTER DELETE ON mail_message BEGIN "
+    "DELETE FROM search_fts WHERE rowid = old.id; END",
+]
+SQLITE_UNINSTALL = [
+    "DROP TRIGGER IF EXISTS search_fts_insert",
+    "DROP TRIGGER IF EXISTS search_fts_update",
+    "DROP TRIGGER IF EXISTS search_fts_delete",
+    "DROP TABLE IF EXISTS search_fts",
+]
+SQLITE_INDEX_ROWS = (
+    "INSERT INTO search_fts (rowid, subject, people, body) "
+    f"SELECT m.id, {sqlite_values('m')} FROM mail_message AS m WHERE {{where}}"
+)
+
+
+def install(schema_editor_or_cursor: Any, vendor: str) -> None:
+    for statement in POSTGRES_INSTALL if vendor == "postgresql" else SQLITE_INSTALL:
+        schema_editor_or_cursor.execute(statement)
+
+
+def uninstall(schema_editor_or_cursor: Any, vendor: str) -> None:
+    for statement in POSTGRES_UNINSTALL if vendor == "postgresql" else SQLITE_UNINSTALL:
+        schema_editor_or_cursor.execute(statement)

@@ -1,0 +1,122 @@
+"""search_messages: the one entry point the views (and anything else) use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from django.db.models import F, QuerySet
+from django.utils.safestring import SafeString
+
+from accounts.models import User
+from webmail.mail.models import BodyState, FolderRole, Message
+from webmail.search.backends import get_backend
+from webmail.search.filters import compile_node, mentions_folder
+from webmail.search.query import And, Text, all_text, parse
+
+Order = Literal["relevance", "date"]
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    message_id: int
+    rank: float
+    snippet: SafeString
+    subject: str
+    from_name: str
+    from_address: str
+    date: datetime | None
+    folder_name: str
+    account_id: int
+    is_seen: bool
+    is_flagged: bool
+    has_attachments: bool
+    body_pending: bool
+    on_server: bool = False  # found by the IMAP server's SEARCH, not by our index
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: And
+    hits: list[SearchHit]
+    # The person's messages whose bodies are not stored yet: results may be incomplete.
+    pending_bodies: int
+    next_cursor: str | None = None
+    server_errors: list[str] = field(default_factory=list)
+
+
+def user_messages(user: User, account_id: int | None = None) -> QuerySet[Message]:
+    """The only messages a search may see: those of the person's own accounts."""
+    messages = Message.objects.filter(account__owner=user)
+    if account_id is not None:
+        messages = messages.filter(account_id=account_id)
+    return messages
+
+
+def search_messages(user: User, query: str, *, account_id: int | None = None,
+                    order: Order = "relevance", limit: int = 50,
+                    after_cursor: str | None = None) -> SearchResults:
+    """Messages of `user` matching a Gmail-style query (raises QueryError if unreadable).
+
+    Ranked by relevance with newest first among equals, or newest first. The cursor is
+    an opaque offset string from the previous page's `next_cursor`.
+    """
+    ast = parse(query)
+    mine = user_messages(user, account_id)
+    pending = mine.filter(body_state=BodyState.HEADERS).count()
+    if not ast.terms:
+        return SearchResults(query=ast, hits=[], pending_bodies=pending)
+
+    backend = get_backend()
+    messages = mine
+    if not mentions_folder(ast):
+        # As in Gmail: trash and junk only when the person asks for a folder.
+        messages = messages.exclude(folder__role__in=[FolderRole.TRASH, FolderRole.JUNK])
+    main_terms = [t for t in ast.terms if isinstance(t, Text)]
+    others = And(tuple(t for t in ast.terms if not isinstance(t, Text)))
+    if others.terms:
+        messages = messages.filter(compile_node(others, backend.text_q))
+    ranked = order == "relevance" and bool(main_terms)
+    messages = backend.match(messages, main_terms, ranked=ranked)
+    newest = (F("date").desc(nulls_last=True), F("id").desc())
+    messages = messages.order_by("-rank", *newest) if ranked else messages.order_by(*newest)
+
+    offset = _offset(after_cursor)
+    limit = max(1, min(limit, MAX_LIMIT))
+    # `rank` comes from the backend's annotate() or extra(select=...).
+    rows = list(messages.values_list("id", "rank")[offset:offset + limit + 1])  # type: ignore[misc]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    ids = [pk for pk, _rank in rows]
+    snippets = backend.snippets(ids, all_text(ast)) if ids else {}
+    hits = _hits(rows, snippets)
+    return SearchResults(query=ast, hits=hits, pending_bodies=pending,
+                         next_cursor=f"o{offset + limit}" if more else None)
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor and cursor.startswith("o") and cursor[1:].isdigit():
+        return int(cursor[1:])
+    return 0
+
+
+def _hits(rows: list[tuple[int, float]], snippets: dict[int, SafeString]) -> list[SearchHit]:
+    details = {
+        m.pk: m for m in Message.objects.filter(id__in=[pk for pk, _ in rows])
+        .select_related("folder").only(
+            "id", "subject", "from_name", "from_address", "date", "account_id", "is_seen",
+            "is_flagged", "has_attachments", "body_state", "folder__name")
+    }
+    hits: list[SearchHit] = []
+    for pk, rank in rows:
+        m = details[pk]
+        hits.append(SearchHit(
+            message_id=pk, rank=float(rank or 0.0), snippet=snippets.get(pk, SafeString("")),
+            subject=m.subject, from_name=m.from_name, from_address=m.from_address,
+            date=m.date, folder_name=m.folder.name, account_id=m.account_id,
+            is_seen=m.is_seen, is_flagged=m.is_flagged, has_attachments=m.has_attachments,
+            body_pending=m.body_state == BodyState.HEADERS,
+        ))
+    return hits
