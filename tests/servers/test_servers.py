@@ -58,15 +58,24 @@ def test_delivered_messages_are_read_back_byte_for_byte_with_flags(dovecot_user:
     assert dovecot.messages(dovecot_user) == []
 
 
-def test_deliver_many_puts_a_thousand_messages_quickly(dovecot_user: str,
-                                                       dovecot: DovecotServer) -> None:
+def test_deliver_many_puts_a_thousand_messages_quickly_in_order(
+    dovecot_user: str, dovecot: DovecotServer
+) -> None:
+    raws = [MESSAGE.replace(b"hi", b"m%d" % i) for i in range(1000)]
     started = time.monotonic()
-    count = dovecot.deliver_many(
-        dovecot_user, (MESSAGE.replace(b"hi", b"m%d" % i) for i in range(1000))
-    )
+    count = dovecot.deliver_many(dovecot_user, iter(raws), folder="Archive/2024",
+                                 flags=["\\Seen", "\\Answered"])
     assert count == 1000
     assert time.monotonic() - started < 10
-    assert len(dovecot.messages(dovecot_user)) == 1000
+    assert dovecot.messages(dovecot_user, "Archive/2024") == raws
+    assert dovecot.flags(dovecot_user, "Archive/2024")[0] == {"\\Seen", "\\Answered"}
+
+
+def test_deliver_many_with_keywords_goes_through_append(
+    dovecot_user: str, dovecot: DovecotServer
+) -> None:
+    dovecot.deliver_many(dovecot_user, [MESSAGE, MESSAGE], flags=["$Important"])
+    assert dovecot.flags(dovecot_user) == [{"$Important"}, {"$Important"}]
 
 
 def test_pop3_sees_the_inbox_and_uidl_format(dovecot_user: str, dovecot: DovecotServer) -> None:
