@@ -89,7 +89,8 @@ def _json_pairs_contain(column: str, value: str) -> RawSQL:
     """
     pattern = _like(value)
     if connection.vendor == "postgresql":
-        sql = (f'EXISTS (SELECT 1 FROM jsonb_array_elements('  # noqa: S608  (our column names)CASE WHEN jsonb_typeof('
+        sql = ('EXISTS (SELECT 1 FROM jsonb_array_elements('  # noqa: S608  (our column names)
+               'CASE WHEN jsonb_typeof('
                f'mail_message."{column}") = \'array\' THEN mail_message."{column}" ELSE '
                f"'[]'::jsonb END) e WHERE e->>0 ILIKE %s OR e->>1 ILIKE %s)")
     else:
