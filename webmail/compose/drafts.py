@@ -59,9 +59,21 @@ def save_draft(draft: Draft, *, push: bool = True, **fields: Any) -> Draft:
     changes = {name: value for name, value in fields.items() if name in DRAFT_FIELDS}
     if "body_html" in changes:
         changes["body_html"] = clean_html(str(changes["body_html"]))
-    if "identity" in fields:
-        changes["identity"] = fields["identity"]
+    identity = fields.get("identity")
+    moved = None
+    if identity is not None:
+        changes["identity"] = identity
+        if identity.account_id != draft.account_id:
+            # Another account: its Drafts folder gets the copy from now on.
+            moved = (draft.account_id, draft.remote_uidvalidity, draft.remote_uid)
+            changes.update(account_id=identity.account_id, remote_uid=None,
+                           remote_uidvalidity=None, remote_version=0, remote_folder=None)
     with transaction.atomic():
+        if moved is not None and moved[2] is not None:
+            from webmail.compose.tasks import delete_remote_draft_task
+
+            old = moved
+            transaction.on_commit(lambda: delete_remote_draft_task.delay(*old))
         # Only what the person changed, and the version bumped in the database: the
         # push writes the remote_* fields of the same row concurrently.
         Draft.objects.filter(pk=draft.pk).update(
@@ -112,7 +124,10 @@ def outgoing_of(draft: Draft, *, to: list[Mailbox], cc: list[Mailbox], bcc: list
     sender, reply_to = sender_of(draft.account, draft.identity)
     return OutgoingMessage(
         sender=sender, reply_to=reply_to, to=to, cc=cc, bcc=bcc, subject=draft.subject,
-        text=draft.body_text, html=None if draft.plain_text else draft.body_html,
+        # In rich mode the plain alternative is always made from the HTML (never a stale
+        # plain-text body from an earlier mode switch).
+        text=draft.body_text if draft.plain_text else "",
+        html=None if draft.plain_text else draft.body_html,
         attachments=parts, attached_messages=messages, in_reply_to=draft.in_reply_to,
         references=draft.references.split(), message_id=draft.message_id,
         date=timezone.now(),

@@ -1,0 +1,205 @@
+// The compose page: autosave, plain-text mode, attachments (picker and drop, sizes
+// checked before upload), recipient autocomplete. No inline code: the CSP is
+// script-src 'self'. Everything is reached through the form's data-* attributes.
+(function () {
+  "use strict";
+
+  var AUTOSAVE_MS = 3000;
+  var form = document.getElementById("compose-form");
+  if (!form) return;
+
+  var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  var status = document.getElementById("save-status");
+  var maxBytes = parseInt(form.dataset.maxBytes, 10) || 0;
+  var dirty = false;
+  var saving = false;
+  var sending = false;
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: {"X-CSRFToken": csrf, "X-Requested-With": "fetch"}
+    });
+  }
+
+  // -- autosave --------------------------------------------------------------------
+  function save() {
+    if (!dirty || saving || sending) return Promise.resolve();
+    saving = true;
+    dirty = false;
+    status.textContent = "Saving…";
+    return post(form.dataset.saveUrl, new FormData(form)).then(function (response) {
+      saving = false;
+      if (!response.ok) throw new Error(String(response.status));
+      status.textContent = "Saved";
+    }).catch(function () {
+      saving = false;
+      dirty = true;
+      status.textContent = "Not saved yet (will retry)";
+    });
+  }
+
+  function markDirty() { dirty = true; status.textContent = ""; }
+  form.addEventListener("input", markDirty);
+  form.addEventListener("change", markDirty);
+  document.addEventListener("trix-change", markDirty);
+  setInterval(save, AUTOSAVE_MS);
+
+  function saveOnLeave() {
+    if (!dirty || sending) return;
+    // sendBeacon survives the page going away; the token travels in the form data.
+    if (navigator.sendBeacon(form.dataset.saveUrl, new FormData(form))) dirty = false;
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") saveOnLeave();
+  });
+  window.addEventListener("pagehide", saveOnLeave);
+  form.addEventListener("submit", function () { sending = true; });
+
+  // -- plain text mode -------------------------------------------------------------
+  var plain = document.getElementById("id_plain_text");
+  var rich = document.getElementById("rich-editor");
+  var plainEditor = document.getElementById("plain-editor");
+  var text = document.getElementById("id_body_text");
+  var trix = form.querySelector("trix-editor");
+  plain.addEventListener("change", function () {
+    if (plain.checked) {
+      if (trix && trix.editor) text.value = trix.editor.getDocument().toString();
+      rich.hidden = true;
+      plainEditor.hidden = false;
+    } else {
+      rich.hidden = false;
+      plainEditor.hidden = true;
+    }
+  });
+  // Files go through our own picker (size checks, stored with the draft), not Trix's.
+  document.addEventListener("trix-file-accept", function (event) { event.preventDefault(); });
+
+  // -- attachments -----------------------------------------------------------------
+  var list = document.getElementById("attachments");
+  function usedBytes() {
+    var total = 0;
+    list.querySelectorAll("[data-size]").forEach(function (item) {
+      total += parseInt(item.dataset.size, 10) || 0;
+    });
+    return total;
+  }
+  function megabytes(bytes) { return (bytes / 1048576).toFixed(1) + " MB"; }
+  function showError(message) {
+    var box = document.createElement("p");
+    box.className = "errors";
+    box.setAttribute("role", "alert");
+    box.textContent = message;
+    list.prepend(box);
+  }
+  function upload(files) {
+    var body = new FormData();
+    var total = usedBytes();
+    var count = 0;
+    Array.prototype.forEach.call(files, function (file) {
+      if (maxBytes && total + file.size > maxBytes) {
+        showError("“" + file.name + "” (" + megabytes(file.size) + ") would take the " +
+                  "attachments past the " + megabytes(maxBytes) + " limit.");
+        return;
+      }
+      total += file.size;
+      body.append("files", file, file.name);
+      count += 1;
+    });
+    if (!count) return;
+    status.textContent = "Uploading…";
+    post(form.dataset.uploadUrl, body).then(function (response) {
+      return response.text().then(function (html) {
+        list.innerHTML = html;  // our own template fragment
+        status.textContent = response.ok ? "Attached" : "Some files were refused";
+      });
+    }).catch(function () { status.textContent = "Upload failed"; });
+  }
+  document.getElementById("file-picker").addEventListener("change", function (event) {
+    upload(event.target.files);
+    event.target.value = "";
+  });
+  var zone = document.getElementById("drop-zone");
+  ["dragenter", "dragover"].forEach(function (name) {
+    zone.addEventListener(name, function (event) {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+  });
+  ["dragleave", "drop"].forEach(function (name) {
+    zone.addEventListener(name, function () { zone.classList.remove("dragging"); });
+  });
+  zone.addEventListener("drop", function (event) {
+    event.preventDefault();
+    if (event.dataTransfer && event.dataTransfer.files.length) upload(event.dataTransfer.files);
+  });
+  list.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-delete-url]");
+    if (!button) return;
+    post(button.dataset.deleteUrl, new FormData()).then(function (response) {
+      return response.text().then(function (html) { list.innerHTML = html; });
+    });
+  });
+
+  // -- recipient autocomplete ------------------------------------------------------
+  var menu = document.createElement("ul");
+  menu.className = "autocomplete";
+  menu.setAttribute("role", "listbox");
+  menu.hidden = true;
+  document.body.appendChild(menu);
+  var target = null;
+  var timer = null;
+
+  function lastToken(value) {
+    var parts = value.split(/[,;]/);
+    return parts[parts.length - 1].trim();
+  }
+  function choose(label) {
+    var parts = target.value.split(/[,;]/);
+    parts[parts.length - 1] = " " + label;
+    target.value = parts.join(",").replace(/^\s+/, "") + ", ";
+    menu.hidden = true;
+    target.focus();
+    markDirty();
+  }
+  function show(input, results) {
+    menu.textContent = "";
+    results.forEach(function (result) {
+      var item = document.createElement("li");
+      item.setAttribute("role", "option");
+      item.textContent = result.label;
+      item.addEventListener("mousedown", function (event) {
+        event.preventDefault();
+        choose(result.label);
+      });
+      menu.appendChild(item);
+    });
+    var box = input.getBoundingClientRect();
+    menu.style.left = (box.left + window.scrollX) + "px";
+    menu.style.top = (box.bottom + window.scrollY) + "px";
+    menu.style.minWidth = box.width + "px";
+    menu.hidden = results.length === 0;
+  }
+  form.querySelectorAll("[data-autocomplete]").forEach(function (input) {
+    input.addEventListener("input", function () {
+      target = input;
+      clearTimeout(timer);
+      var query = lastToken(input.value);
+      if (query.length < 2) { menu.hidden = true; return; }
+      timer = setTimeout(function () {
+        fetch(form.dataset.contactsUrl + "?q=" + encodeURIComponent(query),
+              {credentials: "same-origin"})
+          .then(function (response) { return response.json(); })
+          .then(function (data) { if (target === input) show(input, data.results); });
+      }, 150);
+    });
+    input.addEventListener("blur", function () { menu.hidden = true; });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") menu.hidden = true;
+      if (event.key === "Enter" && !menu.hidden && menu.firstChild) {
+        event.preventDefault();
+        choose(menu.firstChild.textContent);
+      }
+    });
+  });
+})();
