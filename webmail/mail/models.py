@@ -7,7 +7,8 @@ every other field here is derived from them and can be rebuilt.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Lower, NullIf, Substr
 
 from accounts.models import MailAccount
 
@@ -135,6 +136,18 @@ class Message(models.Model):
             models.Index(fields=["folder", "is_seen"], name="message_folder_seen"),
             models.Index(fields=["folder", "body_state", "-uid"], name="message_folder_body"),
             models.Index(fields=["account", "message_id"], name="message_account_msgid"),
+            # The list's other sorts (webmail.mail.listing: same expressions there).
+            models.Index(
+                F("folder"),
+                Lower(Coalesce(NullIf(F("from_name"), Value("")), F("from_address"))),
+                F("id"),
+                name="message_folder_sender",
+            ),
+            models.Index(
+                F("folder"), Lower(Substr(F("subject"), 1, 200)), F("id"),
+                name="message_folder_subject",
+            ),
+            models.Index(fields=["folder", "-size", "-id"], name="message_folder_size"),
         ]
 
     def __str__(self) -> str:

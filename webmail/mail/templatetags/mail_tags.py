@@ -1,0 +1,100 @@
+"""Filters for the mail pages: dates in the person's zone, sync progress, senders."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from accounts.models import MailAccount
+from webmail.mail.models import Message
+
+register = template.Library()
+
+# Phrases the protocol clients use when a server refuses the login (AuthenticationFailed).
+_AUTH_PHRASES = ("username or password", "authentication failed", "invalid credentials")
+
+
+@register.filter
+def depth_class(depth: int) -> int:
+    """Indentation levels have CSS classes up to 6 (no inline styles under our CSP)."""
+    return max(0, min(int(depth), 6))
+
+
+@register.filter
+def maildate(value: datetime | None) -> str:
+    """Short list date in the active (the person's) zone: time today, day this year."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    now = timezone.localtime()
+    if local.date() == now.date():
+        return date_format(local, "TIME_FORMAT")
+    if local.year == now.year:
+        return date_format(local, "M j")
+    return date_format(local, "SHORT_DATE_FORMAT")
+
+
+@register.filter
+def fulldate(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+@register.filter
+def sender(message: Message) -> str:
+    return message.from_name or message.from_address or "(unknown sender)"
+
+
+@register.filter
+def addresses(pairs: Any) -> str:
+    """[[name, address], ...] as 'Name <address>, ...' (escaped by the template)."""
+    shown = []
+    for pair in pairs or []:
+        if isinstance(pair, list | tuple) and len(pair) == 2:
+            name, address = pair
+            shown.append(f"{name} <{address}>" if name else str(address))
+    return ", ".join(shown)
+
+
+def _duration(seconds: float) -> str:
+    delta = timedelta(seconds=int(seconds))
+    if delta < timedelta(minutes=1):
+        return "less than a minute"
+    if delta < timedelta(hours=1):
+        minutes = round(delta.total_seconds() / 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} hours"
+
+
+@register.filter
+def sync_progress(account: MailAccount) -> dict[str, Any]:
+    """What the status box shows, from account.sync_progress (written by the engines)."""
+    raw = account.sync_progress if isinstance(account.sync_progress, dict) else {}
+    out: dict[str, Any] = {"phase": str(raw.get("phase", "")), "folder": raw.get("folder", "")}
+    try:
+        done, total = int(raw.get("done") or 0), int(raw.get("total") or 0)
+        rate = float(raw.get("rate") or 0)
+    except (TypeError, ValueError):
+        done, total, rate = 0, 0, 0.0
+    if total > 0:
+        out.update(done=min(done, total), total=total, percent=min(100, done * 100 // total))
+        if rate > 0 and done < total:
+            out["time_left"] = _duration((total - done) / rate)
+    quota = raw.get("quota")
+    if isinstance(quota, dict):
+        try:
+            used, limit = int(quota.get("used") or 0), int(quota.get("limit") or 0)
+        except (TypeError, ValueError):
+            used, limit = 0, 0
+        if limit > 0:
+            out.update(quota_used=used, quota_total=limit, quota_low=int(limit * 0.8),
+                       quota_high=int(limit * 0.95))
+    error = (account.last_error or "").lower()
+    out["auth_error"] = any(phrase in error for phrase in _AUTH_PHRASES)
+    return out
