@@ -264,5 +264,7 @@ LOGGING = {
     "loggers": {
         # Never log request bodies: they may carry passwords.
         "django.request": {"level": "ERROR"},
+        # django-axes logs every login at INFO; failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
     },
 }
