@@ -87,7 +87,9 @@ def delete_unreferenced(candidates: Iterable[str] | None = None) -> int:
 
 def referencing_columns() -> list[tuple[type[Model], str]]:
     """Every foreign key to Blob in the project (messages, outbox, drafts...)."""
+    # include_hidden: references declared with related_name="+" count too.
     return [
-        (relation.related_model, relation.field.name)  # type: ignore[misc]
-        for relation in Blob._meta.related_objects
+        (field.related_model, field.field.name)  # type: ignore[union-attr,misc]
+        for field in Blob._meta.get_fields(include_hidden=True)
+        if field.auto_created and not field.concrete and (field.one_to_many or field.one_to_one)
     ]
