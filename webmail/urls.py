@@ -40,5 +40,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("webmail.mail.urls")),
     path("compose/", include("webmail.compose.urls")),
+    path("search/", include("webmail.search.urls")),
     path("data/", include("webmail.mail.data_urls")),
 ]

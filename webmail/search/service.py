@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -57,11 +58,13 @@ def user_messages(user: User, account_id: int | None = None) -> QuerySet[Message
 
 def search_messages(user: User, query: str, *, account_id: int | None = None,
                     order: Order = "relevance", limit: int = 50,
-                    after_cursor: str | None = None) -> SearchResults:
+                    after_cursor: str | None = None, ask_server: bool = False) -> SearchResults:
     """Messages of `user` matching a Gmail-style query (raises QueryError if unreadable).
 
     Ranked by relevance with newest first among equals, or newest first. The cursor is
-    an opaque offset string from the previous page's `next_cursor`.
+    an opaque offset string from the previous page's `next_cursor`. `ask_server` adds,
+    on the first page, headers-only IMAP messages the server's SEARCH matches
+    (imap_merge; the caller decides whether a page may wait on a server).
     """
     ast = parse(query)
     mine = user_messages(user, account_id)
@@ -92,8 +95,16 @@ def search_messages(user: User, query: str, *, account_id: int | None = None,
     ids = [pk for pk, _rank in rows]
     snippets = backend.snippets(ids, all_text(ast)) if ids else {}
     hits = _hits(rows, snippets)
+    errors: list[str] = []
+    if ask_server and pending and offset == 0:
+        from webmail.search.imap_merge import server_matches
+
+        extra, errors = server_matches(user, ast, account_id=account_id, exclude=set(ids))
+        hits += [dataclasses.replace(hit, on_server=True, snippet=SafeString(""))
+                 for hit in _hits([(pk, 0.0) for pk in extra[:limit]], {})]
     return SearchResults(query=ast, hits=hits, pending_bodies=pending,
-                         next_cursor=f"o{offset + limit}" if more else None)
+                         next_cursor=f"o{offset + limit}" if more else None,
+                         server_errors=errors)
 
 
 def _offset(cursor: str | None) -> int:
