@@ -138,6 +138,28 @@ def test_quirk7_remote_names_are_the_wire_form(
     client.select(folder.remote_name)
 
 
+def test_quirk8_uid_range_beyond_the_last_uid_still_matches_the_last_message(
+    client: ImapClient, dovecot: DovecotServer, dovecot_user: str
+) -> None:
+    dovecot.deliver_many(dovecot_user, [make_message("a"), make_message("b")])
+    client.select("INBOX")
+    assert client.search_uids("UID 10:*") == [2]
+
+
+def test_quirk9_list_status_reports_each_folders_state_without_select(
+    client: ImapClient, dovecot: DovecotServer, dovecot_user: str
+) -> None:
+    dovecot.deliver_many(dovecot_user, [make_message("a"), make_message("b")])
+    dovecot.create_folder(dovecot_user, "Ämter")
+    folders = {f.name: f for f in client.list_folders()}
+    inbox = folders["INBOX"].status
+    selected = client.select("INBOX", readonly=True)
+    assert inbox is not None
+    assert (inbox.uidvalidity, inbox.uidnext, inbox.highestmodseq, inbox.messages) == (
+        selected.uidvalidity, selected.uidnext, selected.highestmodseq, 2)
+    assert folders["Ämter"].status is not None
+
+
 def test_well_known_names_give_roles_when_special_use_is_missing() -> None:
     folders = [
         RemoteFolder("INBOX", "INBOX", ".", "inbox", True),

@@ -22,35 +22,34 @@ Server quirks (each has a test in tests/protocols/test_imap_quirks.py):
    `\\Deleted` rather than expunge messages it was not asked to.
 7. Folder names are modified UTF-7 on the wire unless UTF8=ACCEPT is enabled; imapclient's
    automatic folder encoding is off, so `remote_name` is always exactly the wire form.
+8. `UID SEARCH UID n:*` matches the highest message even when n is above every UID
+   ("*" is the largest UID in use, and n:* is the same as *:n): callers filter u >= n.
+9. LIST-STATUS (RFC 5819) gives every folder's UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ in the
+   LIST round trip; those STATUS lines are untagged and read apart from the LIST lines.
 """
 
 from __future__ import annotations
 
 import contextlib
 import imaplib
-import socket
 import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
 
 from imapclient import IMAPClient, imap_utf7
-from imapclient.exceptions import CapabilityError, LoginError
+from imapclient.exceptions import LoginError
 from imapclient.imapclient import _quote
-from imapclient.response_parser import parse_fetch_response
 
 from webmail.protocols.errors import (
     AuthenticationFailed,
-    ConnectionLost,
     MissingCapability,
-    PermanentServerError,
     ProtocolError,
-    TemporaryServerError,
-    map_exception,
 )
 from webmail.protocols.imap_types import (
     UNSELECTABLE,
     FlagRecord,
+    FolderStatus,
     HeaderRecord,
     IdleEvent,
     Quota,
@@ -61,14 +60,24 @@ from webmail.protocols.imap_types import (
     folder_role,
     parse_appenduid,
     parse_copyuid,
-    parse_vanished,
     uid_set,
+)
+from webmail.protocols.imap_wire import (
+    aware,
+    check,
+    chunks,
+    idle_event,
+    map_error,
+    modseq_of,
+    parse_list_status,
+    raw_select,
+    stream_fetch,
 )
 from webmail.protocols.tls import ServerEndpoint
 
 __all__ = [
-    "FlagRecord", "HeaderRecord", "IdleEvent", "ImapClient", "Quota", "RemoteFolder",
-    "SelectInfo",
+    "FlagRecord", "FolderStatus", "HeaderRecord", "IdleEvent", "ImapClient", "Quota",
+    "RemoteFolder", "SelectInfo",
 ]
 
 # UIDs per FETCH command: keeps the command line short (servers cap it near 8 KB-64 KB)
@@ -77,7 +86,6 @@ UIDS_PER_COMMAND = 1000
 # Above this a message is fetched in chunks, so imaplib never holds one giant literal.
 HUGE_MESSAGE = 16 * 1024 * 1024
 CHUNK = 4 * 1024 * 1024
-TEMPORARY_CODES = ("[UNAVAILABLE]", "[INUSE]", "[LIMIT]", "[SERVERBUG]", "[OVERQUOTA]")
 HEADER_ITEMS = "UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER]"
 
 
@@ -102,7 +110,7 @@ class ImapClient:
                 ssl_context=context, timeout=endpoint.timeout,
             )
         except (OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
-            raise _map(exc, endpoint) from exc
+            raise map_error(exc, endpoint) from exc
         conn.folder_encode = False  # quirk 7
         conn.normalise_times = False  # keep INTERNALDATE's zone
         client = cls(conn, endpoint)
@@ -175,7 +183,7 @@ class ImapClient:
         except ProtocolError:
             raise
         except (OSError, ssl.SSLError, imaplib.IMAP4.error, EOFError) as exc:
-            raise _map(exc, self.endpoint, what) from exc
+            raise map_error(exc, self.endpoint, what) from exc
 
     # -- folders ----------------------------------------------------------------------
     def encode_name(self, name: str) -> str:
@@ -191,12 +199,21 @@ class ImapClient:
         return decoded
 
     def list_folders(self) -> list[RemoteFolder]:
+        """Every folder, with its role and, when the server has LIST-STATUS, its state."""
+        options = []
+        if self.has("SPECIAL-USE") and self.has("LIST-EXTENDED"):
+            options.append("SPECIAL-USE")
+        if self.has("LIST-STATUS"):
+            wanted = "MESSAGES UIDNEXT UIDVALIDITY" + (
+                " HIGHESTMODSEQ" if self.has("CONDSTORE") else "")
+            options.append(f"STATUS ({wanted})")
+        args = ['""', '"*"'] + (["RETURN", f"({' '.join(options)})"] if options else [])
         with self._guard("LIST"):
-            args = ['""', '"*"']
-            if self.has("SPECIAL-USE") and self.has("LIST-EXTENDED"):
-                args += ["RETURN", "(SPECIAL-USE)"]
+            self._imap.untagged_responses.pop("STATUS", None)
             typ, data = self._imap._simple_command("LIST", *args)
-            _check(typ, data, "LIST")
+            check(typ, data, "LIST")
+            statuses = parse_list_status(self._imap.untagged_responses.pop("STATUS", []),
+                                         self._imap._encoding)
             typ, data = self._imap._untagged_response(typ, data, "LIST")
             entries = self._c._proc_folder_list(data)
         folders = []
@@ -212,6 +229,7 @@ class ImapClient:
                 name=name, remote_name=wire, delimiter=delim,
                 role=folder_role(name, delim, attributes),
                 selectable=not any(a.lower() in UNSELECTABLE for a in attributes),
+                status=statuses.get(wire),
             ))
         return assign_roles(folders)
 
@@ -256,33 +274,22 @@ class ImapClient:
     # -- selecting (with the QRESYNC layer, quirk 1) -----------------------------------
     def select(self, remote_name: str, *, readonly: bool = False,
                qresync: tuple[int, int] | None = None) -> SelectInfo:
-        imap = self._imap
         command = "EXAMINE" if readonly else "SELECT"
         args = [_quote(remote_name)]
         if qresync is not None and self.qresync:
             args.append(f"(QRESYNC ({int(qresync[0])} {int(qresync[1])}))")
         with self._guard(command):
-            imap.untagged_responses = {}
-            tag = imap._command(command, *args)
-            typ, data = imap._command_complete(command, tag)
-            _check(typ, data, command)
-            imap.state = "SELECTED"
-            imap.is_readonly = readonly
+            self.selected = None
+            untagged, vanished, changed = raw_select(self._imap, command, args)
             self.selected = remote_name
-            untagged = imap.untagged_responses
-            vanished: list[int] = []
-            for line in untagged.pop("VANISHED", []):
-                vanished.extend(parse_vanished(line))
-            changed = _flag_records(untagged.pop("FETCH", []))
             response = self._c._process_select_response(untagged)
-            imap.untagged_responses = {}
         return SelectInfo(
             uidvalidity=int(response.get(b"UIDVALIDITY", 0)),
             uidnext=int(response.get(b"UIDNEXT", 0)),
             highestmodseq=int(response[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in response
             else None,
             exists=int(response.get(b"EXISTS", 0)),
-            vanished=tuple(sorted(set(vanished))),
+            vanished=tuple(vanished),
             changed=tuple(changed),
         )
 
@@ -290,7 +297,7 @@ class ImapClient:
     def search_uids(self, criteria: str = "ALL") -> list[int]:
         with self._guard("SEARCH"):
             typ, data = self._imap.uid("SEARCH", criteria)
-            _check(typ, data, "SEARCH")
+            check(typ, data, "SEARCH")
         out: list[int] = []
         for line in data:
             if line:
@@ -299,7 +306,7 @@ class ImapClient:
 
     def fetch_headers(self, uids: Sequence[int]) -> Iterator[HeaderRecord]:
         items = HEADER_ITEMS + (" MODSEQ" if self.condstore else "")
-        for chunk in _chunks(uids, UIDS_PER_COMMAND):
+        for chunk in chunks(uids, UIDS_PER_COMMAND):
             for uid, item in self._stream_fetch(uid_set(chunk), items):
                 header = item.get(b"BODY[HEADER]")
                 if header is None:
@@ -308,14 +315,14 @@ class ImapClient:
                     uid=uid,
                     flags=decode_flags(item.get(b"FLAGS", ())),
                     size=int(item.get(b"RFC822.SIZE", 0)),
-                    internal_date=_aware(item.get(b"INTERNALDATE")),
-                    modseq=_modseq(item),
+                    internal_date=aware(item.get(b"INTERNALDATE")),
+                    modseq=modseq_of(item),
                     header_bytes=bytes(header),
                 )
 
     def message_sizes(self, uids: Sequence[int]) -> dict[int, int]:
         sizes: dict[int, int] = {}
-        for chunk in _chunks(uids, UIDS_PER_COMMAND):
+        for chunk in chunks(uids, UIDS_PER_COMMAND):
             for uid, item in self._stream_fetch(uid_set(chunk), "UID RFC822.SIZE"):
                 if b"RFC822.SIZE" in item:
                     sizes[uid] = int(item[b"RFC822.SIZE"])
@@ -334,7 +341,7 @@ class ImapClient:
             sizes = self.message_sizes(uids)
         small = [u for u in uids if sizes.get(u, 0) <= HUGE_MESSAGE]
         huge = [u for u in uids if sizes.get(u, 0) > HUGE_MESSAGE]
-        for chunk in _chunks(small, UIDS_PER_COMMAND):
+        for chunk in chunks(small, UIDS_PER_COMMAND):
             for uid, item in self._stream_fetch(uid_set(chunk), "UID BODY.PEEK[]"):
                 body = item.get(b"BODY[]")
                 if body is not None:
@@ -370,46 +377,16 @@ class ImapClient:
         modifiers = f"(CHANGEDSINCE {int(changedsince)})" if changedsince is not None \
             and self.condstore else None
         return [
-            FlagRecord(uid, decode_flags(item.get(b"FLAGS", ())), _modseq(item))
+            FlagRecord(uid, decode_flags(item.get(b"FLAGS", ())), modseq_of(item))
             for uid, item in self._stream_fetch(uids, items, modifiers)
             if b"FLAGS" in item
         ]
 
-    def _stream_fetch(self, uids: str, items: str,
-                      modifiers: str | None = None) -> Iterator[tuple[int, dict[bytes, Any]]]:
-        """One UID FETCH; yields (uid, fields) per response as it is read off the wire."""
-        imap = self._imap
-        args = ["FETCH", uids, f"({items})"] + ([modifiers] if modifiers else [])
-        done = False
+    def _stream_fetch(self, uids: str, items: str, modifiers: str | None = None
+                      ) -> Iterator[tuple[int, dict[bytes, Any]]]:
         with self._guard("FETCH"):
-            imap.untagged_responses.pop("FETCH", None)
-            tag = imap._command("UID", *args)
-            try:
-                while not done:
-                    imap._get_response()
-                    done = imap.tagged_commands.get(tag) is not None
-                    pending = imap.untagged_responses.pop("FETCH", None)
-                    if pending:
-                        yield from parse_fetch_response(pending, False, True).items()
-                    if "BYE" in imap.untagged_responses:
-                        raise ConnectionLost(f"{self.endpoint.where} closed the session "
-                                             "during FETCH.", server_text=str(
-                                                 imap.untagged_responses["BYE"][-1])[:200])
-            except GeneratorExit:
-                # The caller stopped early (next() on the stream): read the rest of the
-                # answer away so the connection stays usable for the next command.
-                while imap.tagged_commands.get(tag) is None:
-                    imap._get_response()
-                    imap.untagged_responses.pop("FETCH", None)
-                imap.tagged_commands.pop(tag, None)
-                raise
-            except BaseException:
-                self._close_quietly()  # failed mid-response: the stream position is lost
-                raise
-            typ, data = imap.tagged_commands.pop(tag)
-            _check(typ, data, "FETCH")
-            for code in ("VANISHED", "EXPUNGE", "EXISTS", "RECENT"):
-                imap.untagged_responses.pop(code, None)
+            yield from stream_fetch(self._imap, uids, items, modifiers, self._close_quietly,
+                                    self.endpoint.where)
 
     # -- writing ----------------------------------------------------------------------
     def set_flags(self, uids: Sequence[int], *, add: Iterable[str] = (),
@@ -485,83 +462,8 @@ class ImapClient:
     def idle_check(self, timeout: float) -> list[IdleEvent]:
         with self._guard("IDLE"):
             responses = self._c.idle_check(timeout=timeout)
-        return [_idle_event(r) for r in responses]
+        return [idle_event(r) for r in responses]
 
     def idle_done(self) -> None:
         with self._guard("DONE"):
             self._c.idle_done()
-
-
-# -- helpers --------------------------------------------------------------------------
-def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])
-
-
-def _modseq(item: Mapping[bytes, Any]) -> int | None:
-    value = item.get(b"MODSEQ")
-    if isinstance(value, tuple | list):
-        value = value[0] if value else None
-    return int(value) if value is not None else None
-
-
-def _aware(value: object) -> datetime | None:
-    return value if isinstance(value, datetime) and value.tzinfo is not None else None
-
-
-def _flag_records(lines: list[Any]) -> list[FlagRecord]:
-    if not lines:
-        return []
-    return [
-        FlagRecord(uid, decode_flags(item.get(b"FLAGS", ())), _modseq(item))
-        for uid, item in parse_fetch_response(lines, False, True).items()
-        if b"FLAGS" in item
-    ]
-
-
-def _idle_event(response: Any) -> IdleEvent:
-    if isinstance(response, tuple) and len(response) >= 2:
-        first, second = response[0], response[1]
-        if isinstance(first, int) and isinstance(second, bytes):
-            kind = second.upper()
-            if kind == b"EXISTS":
-                return IdleEvent("exists", first)
-            if kind == b"EXPUNGE":
-                return IdleEvent("expunge", first)
-            if kind == b"FETCH":
-                return IdleEvent("fetch", first)
-        if isinstance(first, bytes) and first.upper() == b"VANISHED":  # quirk 2
-            return IdleEvent("expunge", 0)
-    return IdleEvent("other", 0)
-
-
-def _check(typ: str, data: list[Any], what: str) -> None:
-    if typ == "OK":
-        return
-    text = b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace")
-    if any(code in text.upper() for code in TEMPORARY_CODES):
-        raise TemporaryServerError(f"The server refused {what} for now ({text}).",
-                                   server_text=text)
-    raise PermanentServerError(f"The server refused {what} ({text}).", server_text=text)
-
-
-def _map(exc: BaseException, endpoint: ServerEndpoint, what: str = "") -> ProtocolError:
-    if isinstance(exc, ProtocolError):
-        return exc
-    if isinstance(exc, CapabilityError):
-        return MissingCapability(f"{endpoint.where} does not support {what or 'this'}.",
-                                 capability=what)
-    if isinstance(exc, imaplib.IMAP4.abort):
-        return ConnectionLost(f"The connection to {endpoint.where} was lost during "
-                              f"{what or 'a command'}.", server_text=str(exc)[:200])
-    if isinstance(exc, imaplib.IMAP4.error):
-        text = str(exc)
-        if any(code in text.upper() for code in TEMPORARY_CODES):
-            return TemporaryServerError(f"The server refused {what} for now ({text}).",
-                                        server_text=text[:200])
-        return PermanentServerError(f"The server refused {what} ({text[:200]}).",
-                                    server_text=text[:200])
-    if isinstance(exc, socket.timeout | TimeoutError):
-        return map_exception(exc, host=endpoint.host, port=endpoint.port,
-                             timeout=endpoint.timeout)
-    return map_exception(exc, host=endpoint.host, port=endpoint.port)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -45,12 +45,23 @@ UNSELECTABLE = frozenset({"\\noselect", "\\nonexistent"})
 
 
 @dataclass(frozen=True)
+class FolderStatus:
+    """What LIST-STATUS tells about a folder without selecting it."""
+
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int | None
+    messages: int
+
+
+@dataclass(frozen=True)
 class RemoteFolder:
     name: str  # decoded, full path with the delimiter
     remote_name: str  # as sent on the wire (modified UTF-7 unless UTF8=ACCEPT)
     delimiter: str
     role: Role
     selectable: bool
+    status: FolderStatus | None = None  # when the server has LIST-STATUS
 
 
 @dataclass(frozen=True)
@@ -209,8 +220,4 @@ def assign_roles(folders: Sequence[RemoteFolder]) -> list[RemoteFolder]:
         if role not in candidates or rank < candidates[role][0]:
             candidates[role] = (rank, index)
     chosen = {index: role for role, (_, index) in candidates.items()}
-    return [
-        RemoteFolder(f.name, f.remote_name, f.delimiter, chosen[i], f.selectable)
-        if i in chosen else f
-        for i, f in enumerate(folders)
-    ]
+    return [replace(f, role=chosen[i]) if i in chosen else f for i, f in enumerate(folders)]

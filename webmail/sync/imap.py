@@ -26,7 +26,7 @@ from functools import partial
 from accounts.models import MailAccount
 from webmail.mail.models import BodyState, Folder, Message
 from webmail.protocols.errors import ConnectionLost, PermanentServerError, ProtocolError
-from webmail.protocols.imap import ImapClient
+from webmail.protocols.imap import FolderStatus, ImapClient
 from webmail.sync import imap_store as store
 from webmail.sync.connect import imap_client_for
 from webmail.sync.folders import sync_folder_list
@@ -61,19 +61,22 @@ def sync_imap_account(account: MailAccount, stats: SyncStats, *, lease_owner: st
         with stats.phase("replay"):
             _replay(session, lease_owner)
         with stats.phase("folders"):
-            folders = sync_folder_list(account, session.run("LIST", ImapClient.list_folders))
+            remote = session.run("LIST", ImapClient.list_folders)
+            folders = sync_folder_list(account, remote)
+        statuses = {r.remote_name: r.status for r in remote}
         selectable = [f for f in folders if f.selectable]
         stats.folders = len(folders)
         with stats.phase("headers"):
             for folder in selectable:
                 _guarded(folder, stats, partial(sync_folder_headers, session, folder, stats,
-                                                progress))
+                                                progress, statuses.get(folder.remote_name)))
         progress.headers_done()
         with stats.phase("bodies"):
             progress.start_bodies(selectable)
             for folder in selectable:
-                _guarded(folder, stats, partial(sync_folder_bodies, session, folder, stats,
-                                                progress))
+                if progress.folder_total.get(folder.pk):
+                    _guarded(folder, stats, partial(sync_folder_bodies, session, folder,
+                                                    stats, progress))
         with stats.phase("quota"):
             session.run("GETQUOTAROOT", partial(_quota, account))
     except LeaseLost:
@@ -105,9 +108,18 @@ def _guarded(folder: Folder, stats: SyncStats, work: Callable[[], object]) -> No
 
 
 def sync_folder_headers(session: Session, folder: Folder, stats: SyncStats,
-                        progress: Progress) -> None:
-    """New messages' envelopes, flag changes and expunges of one folder."""
+                        progress: Progress, status: FolderStatus | None = None) -> None:
+    """New messages' envelopes, flag changes and expunges of one folder.
+
+    With LIST-STATUS and CONDSTORE, a folder whose UIDVALIDITY, UIDNEXT and
+    HIGHESTMODSEQ are what we stored has nothing new, nothing changed and nothing
+    expunged: it is not even selected (a no-change resync is one LIST).
+    """
     client = session.client
+    if (status is not None and client.condstore and folder.highestmodseq is not None
+            and (status.uidvalidity, status.uidnext, status.highestmodseq)
+            == (folder.uidvalidity, folder.uidnext, folder.highestmodseq)):
+        return
     resync = folder.uidvalidity is not None and folder.highestmodseq is not None \
         and client.qresync
     qresync = (int(folder.uidvalidity or 0), int(folder.highestmodseq or 0)) if resync else None

@@ -6,6 +6,7 @@ twice ends in the same state: that is what lets a killed sync simply run again.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
+from django.db.models import Count, Field, Q
 from django.utils import timezone
 
 from accounts.models import MailAccount
@@ -38,11 +39,14 @@ BODY_FIELDS = ["blob", "size", "snippet", "has_attachments", "attachment_names",
                "subject", "from_name", "from_address", "to", "cc", "date"]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _clean(value: Any) -> Any:
     """No lone surrogates reach the database (the parser lets some through from raw
     8-bit headers; PostgreSQL and SQLite both reject them)."""
     if isinstance(value, str):
-        if not any("\ud800" <= ch <= "\udfff" for ch in value):
+        if not _SURROGATE.search(value):
             return value
         try:  # bytes smuggled through surrogateescape: get them back
             return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -143,9 +147,33 @@ def store_bodies(items: Sequence[Fetched]) -> None:
                 setattr(message, name, value)
             messages.append(message)
             attachments.extend(attachment_rows(item.pk, result))
-        Message.objects.bulk_update(messages, BODY_FIELDS)
+        _update_rows(messages, BODY_FIELDS)
         Attachment.objects.filter(message_id__in=[item.pk for item in items]).delete()
         Attachment.objects.bulk_create(attachments)
+
+
+def _update_rows(rows: Sequence[Message], fields: Sequence[str]) -> None:
+    """UPDATE ... WHERE id = ? for each row with executemany.
+
+    Django's bulk_update builds one CASE WHEN per field over the whole batch, which took
+    20 ms a row here (profiled); executemany of one prepared statement takes well under
+    1 ms. Values go through each field's own get_db_prep_save (JSON, dates, FKs).
+    """
+    if not rows:
+        return
+    model_fields: list[Field[Any, Any]] = [
+        field for field in Message._meta.concrete_fields if field.name in fields]
+    quote = connection.ops.quote_name
+    # Only our own model's column names, quoted by the backend; values are parameters.
+    columns = ", ".join(f"{quote(str(f.column))} = %s" for f in model_fields)
+    sql = f"UPDATE {quote(Message._meta.db_table)} SET {columns} WHERE {quote('id')} = %s"  # noqa: S608
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in model_fields]
+        + [row.pk]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def mark_failed(pks: Sequence[int]) -> None:
@@ -173,7 +201,7 @@ def apply_flags(folder: Folder, uidvalidity: int, records: Sequence[FlagRecord])
                 updates.append(message)
         if updates:
             with transaction.atomic():
-                Message.objects.bulk_update(updates, FLAG_FIELDS)
+                _update_rows(updates, FLAG_FIELDS)
             changed += len(updates)
     return changed
 

@@ -1,0 +1,216 @@
+"""IMAP first-sync benchmark: ours against bare imaplib and mbsync on the same mailbox.
+
+    .venv/bin/python -m bench.imap_sync [--count 10000] [--seed 1] [--profile out.txt]
+
+Starts a private Dovecot like the test fixture (tests/servers; quota raised to 4 GB),
+delivers `count` generated messages (bench/generator.py) to the INBOX of one user, then
+measures in one run:
+
+- floor: bare imaplib, `UID FETCH 1:* (UID FLAGS BODY.PEEK[])`, bytes discarded;
+- mbsync (Debian's isync): pull the INBOX into an empty Maildir (a C program that only
+  writes files);
+- ours: `manage.py sync_account <id> --json` in a subprocess with a fresh SQLite
+  database and blob directory: headers, then bodies stored, parsed and indexed. The
+  "message list present" time is the process start until its headers phase ended;
+- a no-change resync (a second `sync_account`), the engine's own time and the process's;
+- the peak RSS of our first sync (os.wait4 for that child; RUSAGE_CHILDREN printed too).
+
+Not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import imaplib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.generator import generate_mailbox
+from tests.servers import dovecot as dovecot_module
+from tests.servers.dovecot import DovecotServer
+from tests.servers.tls import make_test_certificates
+
+ROOT = Path(__file__).resolve().parent.parent
+USER = "alice"
+
+
+def deliver(server: DovecotServer, count: int, seed: int) -> int:
+    start = time.perf_counter()
+    total = 0
+
+    def counted() -> Iterator[bytes]:
+        nonlocal total
+        for raw in generate_mailbox(count, seed):
+            total += len(raw)
+            yield raw
+
+    server.deliver_many(USER, counted())
+    print(f"delivered {count} messages, {total / 1e6:.1f} MB, "
+          f"in {time.perf_counter() - start:.1f} s", flush=True)
+    return total
+
+
+def floor(server: DovecotServer) -> tuple[float, int]:
+    """Bare imaplib: one UID FETCH of everything. Returns (seconds, bytes)."""
+    start = time.perf_counter()
+    conn = imaplib.IMAP4(server.host, server.ports.imap, timeout=120)
+    conn.login(USER, server.users[USER])
+    conn.select("INBOX", readonly=True)
+    _typ, data = conn.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[])")
+    size = sum(len(item[1]) for item in data if isinstance(item, tuple))
+    del data
+    conn.logout()
+    return time.perf_counter() - start, size
+
+
+def mbsync(server: DovecotServer, work: Path) -> float:
+    target = work / "maildir"
+    target.mkdir()
+    config = work / "mbsyncrc"
+    config.write_text(f"""IMAPAccount bench
+Host {server.host}
+Port {server.ports.imap}
+User {USER}
+Pass {server.users[USER]}
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path {target}/
+Inbox {target}/INBOX
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns INBOX
+Create Near
+Sync Pull
+SyncState *
+""")
+    start = time.perf_counter()
+    result = subprocess.run(["mbsync", "-q", "-c", str(config), "bench"],
+                            capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if result.returncode:
+        raise SystemExit(f"mbsync failed:\n{result.stderr[-2000:]}")
+    return seconds
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env, capture_output=True, text=True, check=False, cwd=ROOT,
+    )
+    if result.returncode:
+        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def setup_ours(server: DovecotServer, data_dir: Path) -> tuple[dict[str, str], str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webmail.settings",
+        "WEBMAIL_DATA_DIR": str(data_dir),
+        "WEBMAIL_HTTPS": "false",
+        "WEBMAIL_ALLOW_PRIVATE_HOSTS": "true",
+        "BENCH_IMAP_PASSWORD": server.users[USER],
+    }
+    env.pop("DATABASE_URL", None)  # always a fresh SQLite file under data_dir
+    manage(env, "migrate", "--noinput")
+    manage(env, "shell", "-c",
+           "from accounts.models import User; User.objects.create_user('bench')")
+    account_id = manage(
+        env, "add_mail_account", "--user", "bench", "--email", "alice@bench.test",
+        "--protocol", "imap", "--host", server.host, "--port", str(server.ports.imap),
+        "--security", "none", "--username", USER, "--password-env", "BENCH_IMAP_PASSWORD",
+    ).strip()
+    return env, account_id
+
+
+def run_ours_measured(env: dict[str, str], account_id: str, profile: str = ""
+                      ) -> tuple[float, dict[str, object], int]:
+    """Like run_ours, but reaps the child itself so its own ru_maxrss is known."""
+    command = [sys.executable, str(ROOT / "manage.py"), "sync_account", account_id, "--json"]
+    if profile:
+        command = [str(Path(sys.executable).parent / "py-spy"), "record", "--idle",
+                   "-f", "raw", "-o", profile, "--", *command]
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, env=env, stdout=out_file, stderr=err_file, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out_file.seek(0)
+        err_file.seek(0)
+        if status:
+            raise SystemExit(f"sync_account failed:\n{err_file.read().decode()[-3000:]}")
+        # py-spy prints its own lines around ours: the stats are the JSON line.
+        lines = [ln for ln in out_file.read().decode().splitlines() if ln.startswith("{")]
+        return seconds, json.loads(lines[-1]), usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", default="",
+                        help="Run our first sync under py-spy; raw stacks to this file.")
+    args = parser.parse_args()
+
+    dovecot_module.QUOTA_LIMIT = "4G"  # the fixture's 100 MB quota is for tests
+    server = DovecotServer(make_test_certificates())
+    server.start()
+    work = Path(tempfile.mkdtemp(prefix="webmail-bench-imap-"))
+    try:
+        deliver(server, args.count, args.seed)
+        floor(server)  # warm Dovecot's index and the page cache for every contender
+        floor_seconds, floor_bytes = floor(server)
+        print(f"floor (imaplib UID FETCH 1:* BODY.PEEK[]): {floor_seconds:.2f} s, "
+              f"{floor_bytes / 1e6:.1f} MB", flush=True)
+        mbsync_seconds = mbsync(server, work)
+        print(f"mbsync (isync, to a Maildir): {mbsync_seconds:.2f} s", flush=True)
+        env, account_id = setup_ours(server, work / "data")
+        our_seconds, stats, peak_kb = run_ours_measured(env, account_id, args.profile)
+        phases: dict[str, float] = stats["seconds"]  # type: ignore[assignment]
+        startup = our_seconds - phases.get("total", our_seconds)
+        list_present = startup + sum(phases.get(p, 0.0) for p in
+                                     ("connect", "replay", "folders", "headers"))
+        print(f"ours (sync_account --json): {our_seconds:.2f} s, "
+              f"{stats['messages_fetched']} messages, {stats['bytes_fetched']} bytes, "
+              f"phases {phases}", flush=True)
+        resync_seconds, resync_stats, _ = run_ours_measured(env, account_id)
+        resync_phases: dict[str, float] = resync_stats["seconds"]  # type: ignore[assignment]
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+    children_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    engine_resync = resync_phases.get("total", 0.0)
+    print()
+    print(f"message list present after: {list_present:.2f} s from process start "
+          f"({startup:.2f} s of it Django start-up) (goal < 3 s)")
+    print(f"first sync: ours {our_seconds:.2f} s, mbsync {mbsync_seconds:.2f} s, "
+          f"floor {floor_seconds:.2f} s")
+    print(f"ratio ours/mbsync: {our_seconds / mbsync_seconds:.2f}x (goal <= 1.5x); "
+          f"ours/floor: {our_seconds / floor_seconds:.2f}x; "
+          f"mbsync/floor: {mbsync_seconds / floor_seconds:.2f}x")
+    print(f"no-change resync: engine {engine_resync:.3f} s (goal < 0.1 s), whole process "
+          f"{resync_seconds:.2f} s, fetched {resync_stats['messages_fetched']}, "
+          f"phases {resync_phases}")
+    print(f"peak RSS of our first sync: {peak_kb / 1024:.0f} MB (goal < 200 MB); "
+          f"RUSAGE_CHILDREN max {children_peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
