@@ -14,3 +14,5 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -r requirements-dev.txt
   touch "$stamp"
 fi
+# The rich-text editor and other browser assets (npm, pinned in package-lock.json).
+bash scripts/build_assets.sh

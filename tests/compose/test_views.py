@@ -14,7 +14,7 @@ from accounts.models import MailAccount, User
 from tests.conftest import make_account
 from webmail.compose.contacts import harvest_contacts
 from webmail.compose.drafts import new_draft
-from webmail.compose.models import Draft, DraftAttachment, Outbox, OutboxState
+from webmail.compose.models import Draft, DraftAttachment, Identity, Outbox, OutboxState
 from webmail.compose.outbox import claim, enter_transaction, recover_stale
 from webmail.compose.sending import send_draft
 from webmail.mail import blobs
@@ -198,8 +198,9 @@ def _alices_objects(account: MailAccount) -> dict[str, int]:
     inbox = Folder.objects.create(account=account, name="INBOX", role=FolderRole.INBOX)
     message = Message(account=account, folder=inbox)
     store_full_message(message, b"Subject: x\r\nMessage-ID: <x@y>\r\n\r\nx\r\n")
+    identity = Identity.objects.create(account=account, address="alice@example.org")
     return {"draft": draft.pk, "attachment": attachment.pk, "outbox": row.pk,
-            "message": message.pk}
+            "message": message.pk, "identity": identity.pk}
 
 
 ID_URLS = [
@@ -212,6 +213,8 @@ ID_URLS = [
     ("post", "/compose/outbox/{outbox}/undo/"),
     ("post", "/compose/outbox/{outbox}/resolve/"),
     ("post", "/compose/reply/{message}/"),
+    ("get", "/compose/identities/{identity}/"),
+    ("post", "/compose/identities/{identity}/"),
 ]
 
 
@@ -230,3 +233,34 @@ def test_bob_gets_404_for_every_url_with_alices_ids(
 def test_pages_need_a_login(client: Client, db: None) -> None:
     for url in ("/compose/", "/compose/outbox/", "/compose/drafts/", "/compose/contacts/"):
         assert client.get(url).status_code == 302
+
+
+def test_identities_get_a_signature_that_new_messages_start_with(
+        alice_client: Client, account: MailAccount) -> None:
+    response = alice_client.post("/compose/identities/", {
+        "account": account.pk, "name": "Alice Work", "address": "alice@work.example",
+        "signature_text": "Alice, at work", "signature_html": "<p>Alice, <i>at work</i></p>",
+        "is_default": "on", "sent_copy": "auto"})
+    assert response.status_code == 302
+    draft_url = alice_client.get("/compose/")["Location"]
+    draft = Draft.objects.get(pk=int(draft_url.rstrip("/").rsplit("/", 1)[1]))
+    assert draft.identity is not None and draft.identity.address == "alice@work.example"
+    assert "<i>at work</i>" in draft.body_html
+
+
+def test_an_identity_with_a_line_break_in_its_name_is_refused(
+        alice_client: Client, account: MailAccount) -> None:
+    response = alice_client.post("/compose/identities/", {
+        "account": account.pk, "name": "Alice\r\nBcc: x@example.org",
+        "address": "alice@work.example", "sent_copy": "auto"})
+    assert response.status_code == 400
+    assert not Identity.objects.filter(address="alice@work.example").exists()
+
+
+def test_bob_cannot_add_an_identity_to_alices_account(
+        bob_client: Client, account: MailAccount) -> None:
+    response = bob_client.post("/compose/identities/", {
+        "account": account.pk, "name": "Bob", "address": "bob@evil.example",
+        "sent_copy": "auto"})
+    assert response.status_code == 400
+    assert not Identity.objects.filter(address="bob@evil.example").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import Http404
 
 from accounts.models import User
-from webmail.compose.models import Draft, DraftAttachment, DraftState, Outbox
+from webmail.compose.models import Draft, DraftAttachment, DraftState, Identity, Outbox
 
 
 def _owner_id(user: object) -> int:
@@ -40,3 +40,11 @@ def get_outbox_for_user(user: object, outbox_id: int) -> Outbox:
     if row is None:
         raise Http404("No such message in the outbox.")
     return row
+
+
+def get_identity_for_user(user: object, identity_id: int) -> Identity:
+    identity = Identity.objects.select_related("account").filter(
+        pk=identity_id, account__owner_id=_owner_id(user)).first()
+    if identity is None:
+        raise Http404("No such identity.")
+    return identity

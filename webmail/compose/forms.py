@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import User
-from webmail.compose.headers import MAX_SUBJECT
+from webmail.compose.headers import MAX_SUBJECT, HeaderValueError, clean_address, clean_name
 from webmail.compose.identities import identities_for_user
 from webmail.compose.models import Identity
 
@@ -50,3 +50,42 @@ class DraftForm(forms.Form):
         if data.get("identity") is not None:
             fields["identity"] = data["identity"]
         return fields
+
+
+class IdentityForm(forms.ModelForm[Identity]):
+    class Meta:
+        model = Identity
+        fields = ("account", "name", "address", "reply_to", "signature_text",
+                  "signature_html", "is_default", "sent_copy")
+        widgets = {"signature_text": forms.Textarea(attrs={"rows": 4}),
+                   "signature_html": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from accounts.models import MailAccount
+
+        field = self.fields["account"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = MailAccount.objects.filter(owner=user)
+
+    def clean_name(self) -> str:
+        return _checked(lambda: clean_name(self.cleaned_data["name"]))
+
+    def clean_address(self) -> str:
+        return _checked(lambda: clean_address(self.cleaned_data["address"]))
+
+    def clean_reply_to(self) -> str:
+        value = self.cleaned_data["reply_to"]
+        return _checked(lambda: clean_address(value)) if value else ""
+
+    def clean_signature_html(self) -> str:
+        from webmail.compose.drafts import clean_html
+
+        return clean_html(self.cleaned_data["signature_html"])
+
+
+def _checked(check: Any) -> str:
+    try:
+        return str(check())
+    except HeaderValueError as exc:
+        raise forms.ValidationError(exc.message) from exc

@@ -40,3 +40,13 @@ def sender_of(account: MailAccount, identity: Identity | None) -> tuple[Mailbox,
         return Mailbox(account.display_name, account.email), None
     reply_to = Mailbox("", identity.reply_to) if identity.reply_to else None
     return Mailbox(identity.name, identity.address), reply_to
+
+
+def save_identity(identity: Identity) -> Identity:
+    """Save; a new default identity takes the place of the account's previous one."""
+    with transaction.atomic():
+        if identity.is_default:
+            Identity.objects.filter(account_id=identity.account_id, is_default=True).exclude(
+                pk=identity.pk).update(is_default=False)
+        identity.save()
+    return identity

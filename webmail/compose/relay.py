@@ -8,7 +8,9 @@ dispatch_due) comes back then.
 
 from __future__ import annotations
 
+import functools
 import logging
+import socket
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -21,6 +23,12 @@ from webmail.protocols.errors import ProtocolError
 from webmail.protocols.smtp import SmtpClient
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def local_hostname() -> str:
+    """The EHLO name, looked up once per process (smtplib calls getfqdn() per session)."""
+    return socket.getfqdn() or "localhost"
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ def relay(outbox_id: int) -> RelayOutcome:
         outbox.record_failure(outbox_id, token, detail)
         return RelayOutcome("failed", detail)
     try:
-        with SmtpClient(endpoint) as client:
+        with SmtpClient(endpoint, local_hostname=local_hostname()) as client:
             if not outbox.enter_transaction(outbox_id, token):
                 return RelayOutcome("skipped", "the claim was taken back")
             result = client.send(row.envelope_from, row.recipients, raw,

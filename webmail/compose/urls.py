@@ -20,4 +20,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("outbox/<int:outbox_id>/undo/", views.outbox_undo, name="outbox_undo"),
     path("outbox/<int:outbox_id>/resolve/", views.outbox_resolve, name="outbox_resolve"),
     path("contacts/", views.contacts, name="compose_contacts"),
+    path("identities/", views.identities, name="identities"),
+    path("identities/<int:identity_id>/", views.identities, name="identity_edit"),
 ]

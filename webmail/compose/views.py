@@ -17,13 +17,14 @@ from webmail.compose import conf, outbox
 from webmail.compose.access import (
     get_draft_attachment_for_user,
     get_draft_for_user,
+    get_identity_for_user,
     get_outbox_for_user,
 )
 from webmail.compose.attachments import AttachmentTooLarge, add_upload
 from webmail.compose.contacts import suggest
 from webmail.compose.drafts import discard_draft, new_draft, save_draft
-from webmail.compose.forms import DraftForm
-from webmail.compose.identities import identities_for_user
+from webmail.compose.forms import DraftForm, IdentityForm
+from webmail.compose.identities import identities_for_user, save_identity
 from webmail.compose.models import Draft, DraftState, Outbox, OutboxState, ReplyKind
 from webmail.compose.quoting import start_forward, start_reply
 from webmail.compose.sending import SendError, send_draft
@@ -209,3 +210,18 @@ def contacts(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"results": [
         {"name": c.name, "address": c.address,
          "label": f"{c.name} <{c.address}>" if c.name else c.address} for c in found]})
+
+
+@login_required
+def identities(request: HttpRequest, identity_id: int | None = None) -> HttpResponse:
+    """From-addresses and signatures: the list, and a form to add or change one."""
+    user = person(request)
+    instance = get_identity_for_user(user, identity_id) if identity_id else None
+    form = IdentityForm(request.POST or None, instance=instance, user=user)
+    if request.method == "POST" and form.is_valid():
+        save_identity(form.save(commit=False))
+        messages.success(request, "Identity saved.")
+        return redirect("identities")
+    return render(request, "compose/identities.html", {
+        "identities": identities_for_user(user), "form": form, "editing": instance,
+    }, status=400 if form.errors else 200)
