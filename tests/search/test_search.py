@@ -241,3 +241,15 @@ def test_reindex_rebuilds_every_entry(alice: User, box: dict[str, Message]) -> N
     assert found(alice, box, "budget") == {"budget"}
     assert reindex_all() == len(box)
     assert found(alice, box, "budget") == {"budget", "sent"}
+
+
+def test_the_reindex_command_rebuilds_the_index(alice: User, box: dict[str, Message]) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("search_reindex", stdout=out)
+    assert f"Indexed {len(box)} message(s)" in out.getvalue()
+    call_command("search_reindex", "--message", str(box["budget"].pk), stdout=out)
+    assert found(alice, box, "budget") == {"budget", "sent"}
