@@ -234,3 +234,37 @@ def test_a_batch_of_hundreds_costs_a_handful_of_queries(
     statements = [q for q in queries.captured_queries
                   if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN"))]
     assert len(statements) <= 4
+
+
+def test_unkeyed_rows_are_taken_in_chunks_and_still_meet(
+    account: MailAccount, inbox: Folder, sent: Folder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webmail.mail import threading as threads
+
+    monkeypatch.setattr(threads, "UNKEYED_CHUNK", 3)
+    stored = [store(inbox, raw_message("c0@x.test", "Chunks",
+                                       date="Mon, 02 Nov 2026 10:00:00 +0000"))]
+    for n in range(1, 8):
+        folder = sent if n % 2 else inbox
+        stored.append(store(folder, raw_message(
+            f"c{n}@x.test", "Re: Chunks", in_reply_to=f"c{n - 1}@x.test",
+            date=f"Mon, 02 Nov 2026 1{n}:00:00 +0000")))
+
+    written = assign_thread_keys(account.pk)
+
+    assert written >= 8
+    assert {key_of(m) for m in stored} == {key_for_root("c0@x.test")}
+
+
+def test_headers_only_rows_are_threaded_before_their_bodies_arrive(
+    account: MailAccount, inbox: Folder
+) -> None:
+    # What an IMAP header fetch stores: envelope columns, no blob yet.
+    root = Message.objects.create(account=account, folder=inbox, uid=1, uidvalidity=1,
+                                  message_id="h1@x.test", subject="Hi")
+    reply = Message.objects.create(account=account, folder=inbox, uid=2, uidvalidity=1,
+                                   message_id="h2@x.test", in_reply_to="h1@x.test",
+                                   references="h1@x.test", subject="Re: Hi")
+    assign_thread_keys(account.pk)
+
+    assert key_of(root) == key_of(reply) == key_for_root("h1@x.test")

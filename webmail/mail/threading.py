@@ -43,6 +43,9 @@ SUBJECT_WINDOW = timedelta(days=30)
 MAX_SUBJECT_ORPHANS = 50
 # Rows written per UPDATE statement by bulk_update (SQLite's variable limit).
 UPDATE_BATCH = 400
+# Unkeyed rows taken at a time when no ids are given (a first run over a big mailbox):
+# bounded memory, and still a handful of queries per few thousand messages.
+UNKEYED_CHUNK = 2000
 
 
 def key_for_root(root_message_id: str) -> str:
@@ -86,6 +89,8 @@ def _load(account_id: int, message_ids: Sequence[int] | None) -> list[_Row]:
     values = query.order_by("date", "pk").values_list(
         "pk", "message_id", "in_reply_to", "references", "subject", "date"
     )
+    if message_ids is None:
+        values = values[:UNKEYED_CHUNK]
     return [
         _Row(pk, mid, irt, refs.split(), subject, date)
         for pk, mid, irt, refs, subject, date in values
@@ -163,9 +168,17 @@ def _resolve(renames: dict[str, str], key: str) -> str:
 
 def assign_thread_keys(account_id: int, message_ids: Iterable[int] | None = None) -> int:
     """Fill Message.thread_key for the given messages (default: every unkeyed one of the
-    account), re-keying stored threads a late parent joins. Returns how many rows were
-    written, re-keyed rows included."""
-    batch = _load(account_id, list(message_ids) if message_ids is not None else None)
+    account, UNKEYED_CHUNK at a time), re-keying stored threads a late parent joins.
+    Returns how many rows were written, re-keyed rows included."""
+    if message_ids is not None:
+        return _assign(account_id, _load(account_id, list(message_ids)))
+    written = 0
+    while batch := _load(account_id, None):
+        written += _assign(account_id, batch)
+    return written
+
+
+def _assign(account_id: int, batch: list[_Row]) -> int:
     if not batch:
         return 0
     held = _held_keys(account_id, batch)
