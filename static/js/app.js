@@ -7,6 +7,7 @@
   var root = document.documentElement;
   var lastChecked = null;   // anchor of a shift-click range
   var pendingG = false;     // "g" was pressed, waiting for "i"
+  var currentId = null;     // the keyboard cursor, kept by id: rows are re-rendered by swaps
 
   function $(selector, scope) { return (scope || document).querySelector(selector); }
   function $all(selector, scope) { return Array.prototype.slice.call((scope || document).querySelectorAll(selector)); }
@@ -33,10 +34,14 @@
 
   /* ---- rows, current row, selection ---------------------------------------------- */
   function rows() { return $all("#message-rows > .row"); }
-  function currentRow() { return $("#message-rows > .row.current"); }
+  function currentRow() {
+    var row = currentId ? document.getElementById("msg-" + currentId) : null;
+    return row && row.parentElement && row.parentElement.id === "message-rows" ? row : null;
+  }
   function setCurrent(row, scroll) {
     rows().forEach(function (r) { r.classList.remove("current"); r.removeAttribute("aria-current"); });
-    if (!row) { return; }
+    if (!row) { currentId = null; return; }
+    currentId = row.getAttribute("data-id");
     row.classList.add("current");
     row.setAttribute("aria-current", "true");
     if (scroll !== false) { row.scrollIntoView({ block: "nearest" }); }
@@ -117,6 +122,14 @@
     }
     var row = currentRow() || rows()[0];
     if (row) { setCurrent(row); var link = $(".open", row); if (link) { link.focus(); } }
+  }
+  function markOpenMessageRead() {
+    // Sent from <body>, not from the reader: a fast j/k may replace the reader before
+    // the answer comes, and htmx drops out-of-band swaps of a detached source.
+    var article = $("#reader .message-view[data-unseen]");
+    if (!article) { return; }
+    article.removeAttribute("data-unseen");
+    act("read", [article.getAttribute("data-id")], { quiet: "1" });
   }
   function clearReader() {
     var reader = $("#reader");
@@ -259,6 +272,7 @@
     var target = event.detail && event.detail.target;
     if (!target) { return; }
     if (target.id === "reader") {
+      markOpenMessageRead();
       var id = openMessageId();
       var mailbox = $("#mailbox");
       if (id && mailbox) {
@@ -313,6 +327,12 @@
     });
     document.body.addEventListener("messagesRemoved", onMessagesRemoved);
     document.body.addEventListener("htmx:afterSwap", onAfterSwap);
+    // Out-of-band swaps replace rows: put the cursor back on the re-rendered one.
+    document.body.addEventListener("htmx:afterSettle", function () {
+      var row = currentRow();
+      if (row && !row.classList.contains("current")) { setCurrent(row, false); }
+    });
+    markOpenMessageRead();
     var reading = openMessageId();
     if (reading && $("#msg-" + reading)) { setCurrent($("#msg-" + reading)); }
     else if (rows().length) { setCurrent(rows()[0], false); }

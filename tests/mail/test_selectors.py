@@ -118,3 +118,11 @@ def test_changes_stamp_moves_when_mail_arrives(alice: User) -> None:
     assert before["version"] != after["version"]
     assert after["unread"] == 1
     assert selectors.changes_stamp(alice) == after
+
+
+def test_the_page_version_equals_the_polled_version(alice: User) -> None:
+    inbox = make_folder(make_account(alice))
+    make_message(inbox)
+    refresh_counts(inbox)
+    side = selectors.sidebar(alice)
+    assert selectors.sidebar_stamp(alice, side) == selectors.changes_stamp(alice)

@@ -24,8 +24,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import Expression, F, Q, QuerySet, Value
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import CharField, Expression, F, IntegerField, Q, QuerySet
+from django.db.models.fields import Field
 from django.db.models.functions import Coalesce, Lower, NullIf, Substr
+from django.db.models.sql.compiler import SQLCompiler
 
 from webmail.mail.models import Message
 
@@ -52,9 +55,32 @@ class Sort(StrEnum):
             return cls.DATE
 
 
-# The same expressions are indexed (migration ui_indexes): keep them identical.
-SENDER_KEY = Lower(Coalesce(NullIf(F("from_name"), Value("")), F("from_address")))
-SUBJECT_KEY = Lower(Substr(F("subject"), 1, 200))
+class _Literal(Expression):
+    """A constant written into the SQL, not passed as a parameter.
+
+    An expression index is used only when the query's expression is the indexed one
+    word for word; `SUBSTR(subject, ?, ?)` is not `SUBSTR(subject, 1, 200)` to SQLite,
+    which then sorts the whole folder (200 ms at 20,000 messages instead of 0.2 ms).
+    """
+
+    def __init__(self, sql: str, output_field: Field[object, object]) -> None:
+        super().__init__(output_field=output_field)
+        self.sql = sql
+
+    def as_sql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
+    ) -> tuple[str, tuple[()]]:
+        return self.sql, ()
+
+
+# The same expressions are indexed (migration ui_indexes): they must compile to the
+# same SQL as the index definitions in models.Message.Meta.
+SENDER_KEY = Lower(
+    Coalesce(NullIf(F("from_name"), _Literal("''", CharField())), F("from_address"))
+)
+SUBJECT_KEY = Lower(
+    Substr(F("subject"), _Literal("1", IntegerField()), _Literal("200", IntegerField()))
+)
 
 # (expression, descending) per sort: dates and sizes newest/largest first, names A-Z.
 _ORDER: dict[Sort, tuple[Expression | F, bool]] = {

@@ -127,6 +127,21 @@ def conversation_of(message: Message, *, limit: int = 50) -> list[Message]:
     )
 
 
+_FOLDER_STAMP = ("id", "role", "total_count", "unread_count", "highestmodseq", "last_synced_at")
+_ACCOUNT_STAMP = ("id", "sync_status", "last_sync_at", "sync_progress", "last_error")
+
+
+def _newest_id(user: User) -> int:
+    return int(Message.objects.filter(account__owner=user).aggregate(top=Max("id"))["top"] or 0)
+
+
+def _stamp(folders: list[tuple[object, ...]], accounts: list[tuple[object, ...]],
+           newest: int) -> dict[str, object]:
+    digest = hashlib.sha256(repr((folders, accounts, newest)).encode()).hexdigest()[:16]
+    unread = sum(int(str(row[3])) for row in folders if row[1] == FolderRole.INBOX)
+    return {"version": digest, "newest": newest, "unread": unread}
+
+
 def changes_stamp(user: User) -> dict[str, object]:
     """A cheap fingerprint of everything the open page shows (three small queries).
 
@@ -134,18 +149,22 @@ def changes_stamp(user: User) -> dict[str, object]:
     step) changes a folder's counts, its modseq, the newest id, or an account's state.
     """
     folders = list(
-        Folder.objects.filter(account__owner=user)
-        .order_by("id")
-        .values_list(
-            "id", "role", "total_count", "unread_count", "highestmodseq", "last_synced_at"
-        )
+        Folder.objects.filter(account__owner=user).order_by("id").values_list(*_FOLDER_STAMP)
     )
     accounts = list(
-        MailAccount.objects.filter(owner=user)
-        .order_by("id")
-        .values_list("id", "sync_status", "last_sync_at", "sync_progress", "last_error")
+        MailAccount.objects.filter(owner=user).order_by("id").values_list(*_ACCOUNT_STAMP)
     )
-    newest = Message.objects.filter(account__owner=user).aggregate(top=Max("id"))["top"] or 0
-    digest = hashlib.sha256(repr((folders, accounts, newest)).encode()).hexdigest()[:16]
-    unread = sum(row[3] for row in folders if row[1] == FolderRole.INBOX)
-    return {"version": digest, "newest": newest, "unread": unread}
+    return _stamp(folders, accounts, _newest_id(user))
+
+
+def sidebar_stamp(user: User, side: Sidebar) -> dict[str, object]:
+    """The same fingerprint from a sidebar already loaded (one more query)."""
+    folders = sorted(
+        (tuple(getattr(f, name) for name in _FOLDER_STAMP) for f in side.folders_by_id.values()),
+        key=lambda row: int(str(row[0])),
+    )
+    accounts = sorted(
+        (tuple(getattr(t.account, name) for name in _ACCOUNT_STAMP) for t in side.accounts),
+        key=lambda row: int(str(row[0])),
+    )
+    return _stamp(folders, accounts, _newest_id(user))

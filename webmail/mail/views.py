@@ -54,6 +54,14 @@ def _list_context(
     }
 
 
+def _with_live_version(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """Whole pages start the live poll at the version they show (fragments need not)."""
+    if not getattr(request, "htmx", False):
+        stamp = selectors.sidebar_stamp(person(request), context["side"])
+        context["live_version"] = stamp["version"]
+    return context
+
+
 def _page_for(side: selectors.Sidebar, folder: Folder | None, request: HttpRequest) -> MessagePage:
     sort = Sort.parse(request.GET.get("sort"))
     cursor = request.GET.get("after")
@@ -69,7 +77,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """The unified Inbox of every account the person has (or how to add the first)."""
     side = selectors.sidebar(person(request))
     page = _page_for(side, None, request)
-    context = _list_context(request, side, None, page)
+    context = _with_live_version(request, _list_context(request, side, None, page))
     return render_page_or_fragment(request, "mail/mailbox.html", LIST_FRAGMENTS, context)
 
 
@@ -81,7 +89,7 @@ def folder(request: HttpRequest, folder_id: int) -> HttpResponse:
     side = selectors.sidebar(person(request))
     current = side.folders_by_id.get(current.pk, current)
     page = _page_for(side, current, request)
-    context = _list_context(request, side, current, page)
+    context = _with_live_version(request, _list_context(request, side, current, page))
     return render_page_or_fragment(request, "mail/mailbox.html", LIST_FRAGMENTS, context)
 
 
@@ -112,4 +120,5 @@ def message(request: HttpRequest, message_id: int) -> HttpResponse:
     current = side.folders_by_id.get(shown.folder_id, shown.folder)
     page = _page_for(side, current, request)
     context.update(_list_context(request, side, current, page))
+    _with_live_version(request, context)
     return render_page_or_fragment(request, "mail/mailbox.html", LIST_FRAGMENTS, context)
