@@ -5,6 +5,7 @@ Mail servers (Dovecot, SMTP) and the test CA come from tests.servers.fixtures.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -90,3 +91,36 @@ def celery_session_worker() -> Iterator[object]:
 @pytest.fixture
 def celery_worker(celery_session_worker: object, transactional_db: None) -> object:
     return celery_session_worker
+
+
+# --- No secrets in the logs ---------------------------------------------------------------
+# Every log record of the whole run (web, worker thread, sync engines) is kept and scanned
+# at the end for the test passwords and a message-body marker.
+LOG_SECRETS = ["alice-pw", "bob-pw", "charlie-pw", DEFAULT_PASSWORD, "hunter2",
+               "alice-only-subject-7Q body"]
+
+
+class _KeepRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(f"{record.name}: {record.getMessage()} {record.__dict__!r}")
+        except Exception:  # noqa: BLE001 - a broken record must not break the run
+            self.lines.append(f"{record.name}: <unformattable>")
+
+
+_kept = _KeepRecords()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(_kept)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaks = [line for line in _kept.lines if any(secret in line for secret in LOG_SECRETS)]
+    if leaks:
+        print("\nSecrets or message bodies found in the logs:", *leaks[:5], sep="\n  ")
+        session.exitstatus = 1
