@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
@@ -40,19 +40,31 @@ def digest(raw: bytes) -> str:
 
 def put(raw: bytes) -> Blob:
     """Store raw bytes (once) and return their Blob row."""
-    sha = digest(raw)
-    existing = Blob.objects.filter(pk=sha).first()
-    if existing is not None:
-        return existing
-    compressed = zlib.compress(raw, COMPRESSION_LEVEL)
+    sha = put_many([raw])[0]
+    return Blob.objects.get(pk=sha)
+
+
+def put_many(raws: Sequence[bytes]) -> list[str]:
+    """Store a batch of raw messages (each once); returns their SHA-256 names in order.
+
+    One query finds those already stored and one inserts the rest: a sync stores
+    hundreds of messages per batch.
+    """
+    shas = [digest(raw) for raw in raws]
+    existing = set(Blob.objects.filter(pk__in=set(shas)).values_list("pk", flat=True))
     storage = _storage()
-    path = _path(sha)
-    if not storage.exists(path):
-        storage.save(path, ContentFile(compressed))
-    blob, _ = Blob.objects.get_or_create(
-        pk=sha, defaults={"size": len(raw), "stored_size": len(compressed)}
-    )
-    return blob
+    rows: dict[str, Blob] = {}
+    for sha, raw in zip(shas, raws, strict=True):
+        if sha in existing or sha in rows:
+            continue
+        compressed = zlib.compress(raw, COMPRESSION_LEVEL)
+        path = _path(sha)
+        # File first, row second: a row always has its file.
+        if not storage.exists(path):
+            storage.save(path, ContentFile(compressed))
+        rows[sha] = Blob(sha256=sha, size=len(raw), stored_size=len(compressed))
+    Blob.objects.bulk_create(rows.values(), ignore_conflicts=True)
+    return shas
 
 
 def get(sha256: str) -> bytes:

@@ -63,16 +63,17 @@ def store_batch(
         if not fresh:
             return 0
         received_at = now()
+        shas = blobs.put_many([item.raw for item in fresh])
         messages = [
             Message(
                 account=account,
                 folder=inbox,
                 internal_date=received_at,
-                blob=blobs.put(item.raw),
+                blob_id=sha,
                 **envelope_fields(item.parsed, size=len(item.raw)),
                 **body_fields(item.parsed),
             )
-            for item in fresh
+            for item, sha in zip(fresh, shas, strict=True)
         ]
         Message.objects.bulk_create(messages)
         attachments: list[Attachment] = []
