@@ -52,6 +52,22 @@ def sync_command(account: MailAccount) -> subprocess.Popen[bytes]:
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def leftover_workers(data_dir: str) -> list[int]:
+    """Pool processes of a sync with this data directory that are still alive."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"multiprocessing" in cmdline and f"WEBMAIL_DATA_DIR={data_dir}".encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
 def expire_lease(account: MailAccount) -> None:
     """What the lease's expiry does for a worker that died holding it."""
     MailAccount.objects.filter(pk=account.pk).update(
@@ -79,6 +95,10 @@ def test_a_sync_killed_mid_bodies_and_run_again_equals_the_server(
     total = Message.objects.filter(account=account).count()
     full = Message.objects.filter(account=account, body_state=BodyState.FULL).count()
     assert 200 <= full < total  # killed in the middle of the bodies
+    deadline = time.monotonic() + 5
+    while leftover_workers(os.environ["WEBMAIL_DATA_DIR"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftover_workers(os.environ["WEBMAIL_DATA_DIR"]) == []  # the pool died with it
 
     expire_lease(account)
     again = sync_command(account)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import imaplib
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from imapclient.exceptions import CapabilityError
@@ -134,7 +134,11 @@ def modseq_of(item: Mapping[bytes, Any]) -> int | None:
 
 
 def aware(value: object) -> datetime | None:
-    return value if isinstance(value, datetime) and value.tzinfo is not None else None
+    """INTERNALDATE in UTC: imapclient's FixedOffset zone neither pickles nor compares
+    cheaply, and the instant is what matters."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    return None
 
 
 def flag_records(lines: list[Any]) -> list[FlagRecord]:

@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
 from accounts.models import MailAccount
 from webmail.mail.models import BodyState, Folder, Message
+from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.errors import ConnectionLost, PermanentServerError, ProtocolError
-from webmail.protocols.imap import FolderStatus, ImapClient
+from webmail.protocols.imap import FolderStatus, HeaderRecord, ImapClient
 from webmail.sync import imap_store as store
 from webmail.sync.connect import imap_client_for
 from webmail.sync.folders import sync_folder_list
+from webmail.sync.imap_prepare import Prepared, parse_headers, prepare
 from webmail.sync.imap_session import LeaseLost, Progress, Session
 from webmail.sync.quota import refresh_quota
 from webmail.sync.stats import SyncStats
@@ -152,7 +156,7 @@ def sync_folder_headers(session: Session, folder: Folder, stats: SyncStats,
         for start in range(0, len(fresh), HEADER_BATCH):
             batch = fresh[start:start + HEADER_BATCH]
             count = session.run("FETCH headers", partial(_headers, session, folder, uv, batch,
-                                                         stats))
+                                                         stats, len(fresh)))
             store.refresh_counts(folder)
             progress.advance(folder, count)
             session.renew()
@@ -164,12 +168,20 @@ def sync_folder_headers(session: Session, folder: Folder, stats: SyncStats,
 
 
 def _headers(session: Session, folder: Folder, uidvalidity: int, uids: list[int],
-             stats: SyncStats, client: ImapClient) -> int:
+             stats: SyncStats, work: int, client: ImapClient) -> int:
     """One batch of new messages' headers, fetched and inserted (idempotent)."""
     session.ensure_selected(folder)
-    records = list(client.fetch_headers(uids))
+    # Inline unless a pool runs already: starting one (forkserver, imports) costs about
+    # what parsing 500 headers does, and the list should show as early as possible.
+    executor = session.workers.for_work(work if session.workers.started else 0)
+    records: list[HeaderRecord] = []
+    parsing: list[Future[ParsedMessage]] = []
+    for record in client.fetch_headers(uids):
+        records.append(record)
+        parsing.append(executor.submit(parse_headers, record.header_bytes, record.internal_date))
     stats.bytes_fetched += sum(len(r.header_bytes) for r in records)
-    return store.insert_headers(session.account, folder, uidvalidity, records)
+    return store.insert_headers(session.account, folder, uidvalidity, records,
+                                [future.result() for future in parsing])
 
 
 def _flags_without_qresync(session: Session, folder: Folder, uidnext: int, exists: int,
@@ -197,13 +209,19 @@ def _flags_without_qresync(session: Session, folder: Folder, uidnext: int, exist
 
 def sync_folder_bodies(session: Session, folder: Folder, stats: SyncStats,
                        progress: Progress) -> None:
-    """Whole messages of one folder, newest first, a batch per transaction."""
+    """Whole messages of one folder, newest first, a batch per transaction.
+
+    Pipelined: batch k+1 is fetched and handed to the parsing workers before batch k is
+    written, so parsing overlaps the database writes when a second CPU is there.
+    """
     uv = folder.uidvalidity
     if uv is None:
         return
     pending = Message.objects.filter(folder=folder, uidvalidity=uv, uid__isnull=False,
                                      body_state=BodyState.HEADERS)
+    executor = session.workers.for_work(progress.folder_total.get(folder.pk, 0))
     below: int | None = None
+    waiting: InFlight | None = None
     while True:
         rows = pending if below is None else pending.filter(uid__lt=below)
         batch = _cut([(pk, int(uid or 0), size, when) for pk, uid, size, when in rows.order_by(
@@ -211,10 +229,14 @@ def sync_folder_bodies(session: Session, folder: Folder, stats: SyncStats,
         if not batch:
             break
         below = min(int(row[1]) for row in batch)
-        got = session.run("FETCH bodies", partial(_fetch_and_store, session, folder, batch,
-                                                  stats))
-        progress.advance(folder, got)
-        session.renew()
+        fetched = session.run("FETCH bodies", partial(_fetch_bodies, session, folder, batch,
+                                                      stats, executor))
+        if waiting is not None:
+            progress.advance(folder, _store_bodies(waiting, stats))
+            session.renew()
+        waiting = fetched
+    if waiting is not None:
+        progress.advance(folder, _store_bodies(waiting, stats))
 
 
 def _cut(rows: list[Row]) -> list[Row]:
@@ -226,23 +248,38 @@ def _cut(rows: list[Row]) -> list[Row]:
     return rows
 
 
-def _fetch_and_store(session: Session, folder: Folder, batch: list[Row], stats: SyncStats,
-                     client: ImapClient) -> int:
+def _fetch_bodies(session: Session, folder: Folder, batch: list[Row], stats: SyncStats,
+                  executor: Executor, client: ImapClient) -> InFlight:
+    """Fetch one batch (idempotent, so a cut connection can retry it) and start parsing."""
     session.ensure_selected(folder)
     by_uid = {int(uid): (pk, size, when) for pk, uid, size, when in batch}
-    fetched: list[store.Fetched] = []
+    submitted: dict[int, Future[Prepared]] = {}
+    received = 0
     for uid, raw in client.fetch_messages(list(by_uid), sizes={
             u: int(v[1] or 0) for u, v in by_uid.items()}):
-        pk, _size, when = by_uid[uid]
-        fetched.append(store.Fetched(pk=pk, uid=uid, internal_date=when, raw=raw))
-    store.store_bodies(fetched)
-    missing = set(by_uid) - {f.uid for f in fetched}
-    if missing:
-        # Expunged since the headers pass (the next sync removes them) or refused.
-        store.mark_failed([by_uid[u][0] for u in missing])
-    stats.messages_fetched += len(fetched)
-    stats.bytes_fetched += sum(len(f.raw) for f in fetched)
-    return len(fetched)
+        submitted[by_uid[uid][0]] = executor.submit(prepare, raw, by_uid[uid][2])
+        received += len(raw)
+    stats.bytes_fetched += received
+    # Expunged since the headers pass (the next sync removes them) or refused.
+    missing = [pk for pk, _size, _when in by_uid.values() if pk not in submitted]
+    return InFlight(submitted, missing)
+
+
+def _store_bodies(batch: InFlight, stats: SyncStats) -> int:
+    items = [(pk, future.result()) for pk, future in batch.submitted.items()]
+    store.store_bodies(items)
+    if batch.missing:
+        store.mark_failed(batch.missing)
+    stats.messages_fetched += len(items)
+    return len(items)
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A fetched batch whose messages are being parsed: {message pk: result}."""
+
+    submitted: dict[int, Future[Prepared]]
+    missing: list[int]
 
 
 __all__ = ["ConnectionLost", "ProtocolError", "sync_folder_bodies", "sync_folder_headers",

@@ -18,6 +18,7 @@ from webmail.protocols.errors import (
 )
 from webmail.protocols.imap import ImapClient, SelectInfo
 from webmail.sync import lease
+from webmail.sync.imap_prepare import Workers
 from webmail.sync.stats import SyncStats
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ class Session:
         self.stats = stats
         self.lease_owner = lease_owner
         self._client: ImapClient | None = None
+        self.workers = Workers()  # parsing and compression, in processes when it pays
 
     @property
     def client(self) -> ImapClient:
@@ -51,6 +53,7 @@ class Session:
         self._client = self.factory(self.account)
 
     def close(self) -> None:
+        self.workers.close()
         if self._client is not None:
             self._client.logout()
             self._client = None

@@ -7,10 +7,7 @@ twice ends in the same state: that is what lets a killed sync simply run again.
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -20,9 +17,11 @@ from django.utils import timezone
 
 from accounts.models import MailAccount
 from webmail.mail import blobs
-from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields, parse_raw
+from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields
 from webmail.mail.models import Attachment, Blob, BodyState, Folder, Message
+from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.imap import FlagRecord, HeaderRecord
+from webmail.sync.imap_prepare import Prepared
 
 # SQLite allows 32,766 bound variables per statement; stay far below for IN (...) lists.
 IN_CHUNK = 500
@@ -88,67 +87,58 @@ def local_uids(folder: Folder, uidvalidity: int, *, above: int = 0) -> set[int]:
 
 
 def insert_headers(account: MailAccount, folder: Folder, uidvalidity: int,
-                   records: Sequence[HeaderRecord]) -> int:
+                   records: Sequence[HeaderRecord], parsed: Sequence[ParsedMessage]) -> int:
     """Create rows for newly seen messages (envelope and flags); existing ones are kept."""
-    rows = []
-    for record in records:
-        parsed = parse_raw(record.header_bytes, record.internal_date)
-        rows.append(Message(
+    rows = [
+        Message(
             account=account, folder=folder, uidvalidity=uidvalidity, uid=record.uid,
             modseq=record.modseq, internal_date=record.internal_date,
             body_state=BodyState.HEADERS,
-            **_fields(flag_columns(record.flags), envelope_fields(parsed, size=record.size)),
-        ))
+            **_fields(flag_columns(record.flags), envelope_fields(result, size=record.size)),
+        )
+        for record, result in zip(records, parsed, strict=True)
+    ]
     with transaction.atomic():
         Message.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
 
 
-@dataclass(frozen=True)
-class Fetched:
-    pk: int
-    uid: int
-    internal_date: datetime | None
-    raw: bytes
-
-
-def put_blobs(raws: Sequence[bytes]) -> list[str]:
-    """blobs.put for a batch: one query for the ones we hold, files first, rows after."""
-    digests = [blobs.digest(raw) for raw in raws]
-    known = set(Blob.objects.filter(pk__in=set(digests)).values_list("pk", flat=True))
+def put_blobs(items: Sequence[Prepared]) -> None:
+    """blobs.put for a batch of prepared messages: one query for the ones we hold, then
+    the files (compressed in the workers), then the rows."""
+    digests = {item.sha256 for item in items}
+    known = set(Blob.objects.filter(pk__in=digests).values_list("pk", flat=True))
     storage = blobs._storage()
     new_rows: dict[str, Blob] = {}
-    for sha, raw in zip(digests, raws, strict=True):
-        if sha in known or sha in new_rows:
+    for item in items:
+        if item.sha256 in known or item.sha256 in new_rows:
             continue
-        compressed = zlib.compress(raw, blobs.COMPRESSION_LEVEL)
-        path = blobs._path(sha)
+        path = blobs._path(item.sha256)
         if not storage.exists(path):
-            storage.save(path, ContentFile(compressed))
-        new_rows[sha] = Blob(sha256=sha, size=len(raw), stored_size=len(compressed))
+            storage.save(path, ContentFile(item.compressed))
+        new_rows[item.sha256] = Blob(sha256=item.sha256, size=item.size,
+                                     stored_size=len(item.compressed))
     if new_rows:
         Blob.objects.bulk_create(new_rows.values(), ignore_conflicts=True)
-    return digests
 
 
-def store_bodies(items: Sequence[Fetched]) -> None:
+def store_bodies(items: Sequence[tuple[int, Prepared]]) -> None:
     """Fill blob and parsed fields of messages whose raw bytes arrived; one transaction."""
     if not items:
         return
-    parsed = [parse_raw(item.raw, item.internal_date) for item in items]
     with transaction.atomic():
-        digests = put_blobs([item.raw for item in items])
+        put_blobs([prepared for _pk, prepared in items])
         messages = []
         attachments: list[Attachment] = []
-        for item, sha, result in zip(items, digests, parsed, strict=True):
-            message = Message(pk=item.pk, blob_id=sha)
-            for name, value in _fields(envelope_fields(result, size=len(item.raw)),
-                                       body_fields(result)).items():
+        for pk, prepared in items:
+            message = Message(pk=pk, blob_id=prepared.sha256)
+            for name, value in _fields(envelope_fields(prepared.parsed, size=prepared.size),
+                                       body_fields(prepared.parsed)).items():
                 setattr(message, name, value)
             messages.append(message)
-            attachments.extend(attachment_rows(item.pk, result))
+            attachments.extend(attachment_rows(pk, prepared.parsed))
         _update_rows(messages, BODY_FIELDS)
-        Attachment.objects.filter(message_id__in=[item.pk for item in items]).delete()
+        Attachment.objects.filter(message_id__in=[pk for pk, _ in items]).delete()
         Attachment.objects.bulk_create(attachments)
 
 
