@@ -7,6 +7,11 @@ is timed, so only parse + sanitize are measured.
 
     .venv/bin/python -m bench.parse                      # corpus x5 and 10,000 generated
     .venv/bin/python -m bench.parse --count 1000 --rounds 1 --json
+    .venv/bin/python -m bench.parse --count 0 --pages 300   # + message page open times
+
+--pages N stores N generated messages in a throwaway test database and opens each
+through the web UI in-process (Django's test client, so server time only): the message
+page and its body frame, cold (nothing cached) and then warm (sanitized body cached).
 """
 
 from __future__ import annotations
@@ -92,12 +97,71 @@ def generated_messages(count: int, seed: int) -> Iterator[tuple[str, bytes]]:
         yield f"generated #{number}", raw
 
 
+def _ms(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"p50_ms": round(_percentile(ordered, 0.5) * 1000, 1),
+            "p95_ms": round(_percentile(ordered, 0.95) * 1000, 1)}
+
+
+def measure_pages(count: int, seed: int) -> dict[str, Any]:
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import override_settings
+    from django.urls import reverse
+
+    from accounts.models import MailAccount, User
+    from webmail.mail.ingest import store_full_message
+    from webmail.mail.models import Folder, Message
+
+    # A private in-process cache: clearing the shared Redis would take the broker's
+    # queues and everyone else's keys with it. No setup_test_environment(): its template
+    # instrumentation would be measured too.
+    private_cache = override_settings(ALLOWED_HOSTS=["testserver"], CACHES={"default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bench"}})
+    private_cache.enable()
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        user = User.objects.create_user(username="bench", password="x" * 12)  # noqa: S106
+        account = MailAccount.objects.create(owner=user, email="bench@example.test",
+                                             incoming_host="127.0.0.1")
+        folder = Folder.objects.create(account=account, name="INBOX", role="inbox")
+        ids = []
+        for number, (_, raw) in enumerate(generated_messages(count, seed)):
+            message = Message(account=account, folder=folder, uidvalidity=1, uid=number + 1)
+            message.save()
+            store_full_message(message, raw)
+            ids.append(message.pk)
+        client = Client()
+        client.force_login(user)
+        timings: dict[str, list[float]] = {"cold": [], "warm": [], "cold_cpu": [],
+                                           "warm_cpu": []}
+        cache.clear()
+        for phase in ("cold", "warm"):
+            for pk in ids:
+                cpu, started = time.process_time(), time.perf_counter()
+                page = client.get(reverse("message", args=[pk]))
+                frame = client.get(reverse("message_body", args=[pk]))
+                timings[phase].append(time.perf_counter() - started)
+                timings[phase + "_cpu"].append(time.process_time() - cpu)
+                assert page.status_code == frame.status_code == 200, (page, frame)
+        return {"messages": len(ids),
+                **{f"page_and_frame_{name}": _ms(values) for name, values in timings.items()}}
+    finally:
+        connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
+        private_cache.disable()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--rounds", type=int, default=5, help="passes over the corpus")
     parser.add_argument("--count", type=int, default=10_000, help="generated messages")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--pages", type=int, default=0, help="messages to open in the UI")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args(argv)
     _setup_django()
@@ -106,11 +170,15 @@ def main(argv: list[str] | None = None) -> int:
         # One untimed pass first: imports, regex compilation and codec lookups.
         measure(corpus_messages(args.corpus, 1))
         results["corpus"] = measure(corpus_messages(args.corpus, args.rounds))
-    results["generated"] = measure(generated_messages(args.count, args.seed))
+    if args.count:
+        results["generated"] = measure(generated_messages(args.count, args.seed))
+    if args.pages:
+        results["pages"] = measure_pages(args.pages, args.seed)
 
     if args.json:
         print(json.dumps(results))
         return 0
+    pages = results.pop("pages", None)
     for name, figures in results.items():
         print(
             f"{name:10} {figures['messages']:6} msgs ({figures['megabytes']} MB, "
@@ -121,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{figures['cpu_messages_per_second']} msg per CPU second"
         )
         print(f"{'':10} slowest: {'; '.join(figures['slowest'])}")
+    if pages:
+        print(f"open page + body frame, {pages['messages']} messages, in-process server time:")
+        for name in ("cold", "warm", "cold_cpu", "warm_cpu"):
+            print(f"{'':10} {name:9} {pages['page_and_frame_' + name]}")
     return 0
 
 
