@@ -362,3 +362,20 @@ def test_sync_status_shows_progress_errors_and_quota(alice_client: Client, alice
     assert '<meter min="0" max="1000" value="900"' in page
     assert "Wrong password or username" in page
     assert reverse("account_edit", args=[broken.pk]) in page
+
+
+def test_a_list_refresh_also_refreshes_folders_and_sync_status(
+    alice_client: Client, inbox: Folder
+) -> None:
+    account = inbox.account
+    account.sync_status = "syncing"
+    account.sync_progress = {"phase": "bodies", "done": 5, "total": 10, "rate": 1}
+    account.save()
+    fragment = alice_client.get(reverse("folder", args=[inbox.pk]),
+                                HTTP_HX_TARGET="list-pane", **HTMX).content.decode()
+    assert '<nav id="folders" hx-swap-oob="innerHTML">' in fragment
+    assert '<progress max="10" value="5"' in fragment
+    assert 'aria-current="page"' in fragment
+    more = alice_client.get(reverse("folder", args=[inbox.pk]),
+                            HTTP_HX_TARGET="more-rows", **HTMX).content.decode()
+    assert 'id="folders"' not in more

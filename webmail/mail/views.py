@@ -21,7 +21,12 @@ from webmail.mail import selectors
 from webmail.mail.access import get_folder_for_user, get_message_for_user
 from webmail.mail.listing import MessagePage, Sort
 from webmail.mail.models import Folder, Message
-from webmail.mail.views_common import in_person_time_zone, person, render_page_or_fragment
+from webmail.mail.views_common import (
+    in_person_time_zone,
+    person,
+    render_page_or_fragment,
+    row_urls,
+)
 
 PAGE_SIZE = 50
 LIST_FRAGMENTS = {
@@ -51,6 +56,7 @@ def _list_context(
         "more_url": more_url,
         "title_unread": side.unified_unread,
         "is_trash": bool(folder and folder.role in ("trash", "junk")),
+        "row_urls": row_urls(),
     }
 
 

@@ -21,7 +21,7 @@ from webmail.mail import actions
 from webmail.mail.access import get_folder_for_user, messages_for_user
 from webmail.mail.listing import LIST_FIELDS
 from webmail.mail.models import Folder, FolderRole, Message
-from webmail.mail.views_common import in_person_time_zone, person
+from webmail.mail.views_common import in_person_time_zone, person, row_urls
 
 UNDO_KEY = "mail_undo"
 MAX_IDS = 1000  # a select-all of several pages; more is a bulk job, not a click
@@ -128,7 +128,7 @@ def _result(request: HttpRequest, text: str, before: dict[int, int], *,
     folders = list(Folder.objects.filter(account__owner=user).only("id", "unread_count", "role"))
     unread = sum(f.unread_count for f in folders if f.role == FolderRole.INBOX)
     context = {"text": text, "undo": undo, "rows": stayed, "removed": removed,
-               "folders": folders, "unified_unread": unread}
+               "folders": folders, "unified_unread": unread, "row_urls": row_urls()}
     response = render(request, "mail/partials/action_result.html", context)
     # Sent before the swap, so the page can pick the next message while the row exists.
     response["HX-Trigger"] = json.dumps(

@@ -7,7 +7,8 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.dateformat import format as format_date
+from django.utils.formats import date_format, get_format
 
 from accounts.models import MailAccount
 from webmail.mail.models import Message
@@ -26,16 +27,33 @@ def depth_class(depth: int) -> int:
 
 @register.filter
 def maildate(value: datetime | None) -> str:
-    """Short list date in the active (the person's) zone: time today, day this year."""
+    """Short list date in the active (the person's) zone: time today, day this year.
+
+    Formats are looked up once per call of get_format (cached per language) and applied
+    with dateformat directly: date_format's per-call lookups were a third of a list
+    page's render time.
+    """
     if value is None:
         return ""
     local = timezone.localtime(value)
     now = timezone.localtime()
     if local.date() == now.date():
-        return date_format(local, "TIME_FORMAT")
+        return format_date(local, get_format("TIME_FORMAT"))
     if local.year == now.year:
-        return date_format(local, "M j")
-    return date_format(local, "SHORT_DATE_FORMAT")
+        return format_date(local, "M j")
+    return format_date(local, get_format("SHORT_DATE_FORMAT"))
+
+
+@register.filter
+def isodate(value: datetime | None) -> str:
+    """For <time datetime>: machine-readable, in the person's zone."""
+    return timezone.localtime(value).isoformat(timespec="minutes") if value else ""
+
+
+@register.filter
+def titledate(value: datetime | None) -> str:
+    """The full date on hover in a list row (cheap, unambiguous)."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z") if value else ""
 
 
 @register.filter
