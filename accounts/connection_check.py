@@ -11,9 +11,7 @@ or a log line.
 from __future__ import annotations
 
 import imaplib
-import ipaddress
 import logging
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, cast
@@ -23,6 +21,7 @@ from imapclient import IMAPClient
 from imapclient import exceptions as imap_exceptions
 
 from accounts.credentials import CredentialError
+from accounts.hosts import check_host_allowed
 from accounts.models import MailAccount, Protocol
 from webmail.protocols.errors import (
     AuthenticationFailed,
@@ -62,34 +61,6 @@ class CheckReport:
 
     def for_server(self, server: ServerRole) -> CheckResult | None:
         return next((r for r in self.results if r.server == server), None)
-
-
-class HostNotAllowed(ProtocolError):
-    temporary_by_default = False
-
-
-def check_host_allowed(host: str, port: int, *, timeout: float | None = None) -> None:
-    """Refuse hosts that resolve to non-public addresses (unless settings allow them).
-
-    The name is resolved again when the client connects; a DNS answer that changes in
-    between (rebinding) is not caught here, which is acceptable for a settings check
-    run by a logged-in person.
-    """
-    if settings.WEBMAIL_ALLOW_PRIVATE_HOSTS:
-        return
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise map_exception(exc, host=host, port=port, timeout=timeout) from exc
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            raise HostNotAllowed(
-                f"“{host}” points to a private or local address ({address}); this site "
-                "does not connect to those."
-            )
 
 
 def check_imap_login(endpoint: ServerEndpoint) -> set[str]:

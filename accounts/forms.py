@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 
+from accounts.hosts import HostNotAllowed, check_host_allowed
 from accounts.models import DEFAULT_PORTS, MailAccount
+from webmail.protocols.errors import ProtocolError
 
 # Passwords are write-only: the widget never renders a stored value back.
 _PASSWORD_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
@@ -89,9 +92,25 @@ class MailAccountForm(forms.ModelForm[MailAccount]):
 
 def _clean_host(host: str) -> str:
     host = host.strip().lower().rstrip(".")
-    if not host or any(c.isspace() or c in "/@:" for c in host):
+    if not host or any(c.isspace() or c in "/@" for c in host) or (
+        ":" in host and not _is_ipv6(host)
+    ):
         raise forms.ValidationError("Enter a host name such as imap.example.com.")
+    try:
+        check_host_allowed(host, 0, timeout=3)
+    except HostNotAllowed as exc:
+        raise forms.ValidationError(str(exc)) from exc
+    except ProtocolError:
+        pass  # a name that does not resolve now: the connection check will say so
     return host
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 class SetupForm(forms.Form):

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.hosts import check_host_allowed
 from accounts.models import MailAccount, Pop3Policy
 from webmail.mail.local_folders import ensure_local_folders
 from webmail.mail.models import Folder
@@ -70,8 +71,10 @@ def endpoint_for(account: MailAccount) -> ServerEndpoint:
 
 
 def pop3_client_for(account: MailAccount) -> Pop3Client:
-    """A POP3 client for the account (not connected yet)."""
-    return Pop3Client(endpoint_for(account))
+    """A POP3 client for the account (not connected yet); refuses non-public hosts."""
+    endpoint = endpoint_for(account)
+    check_host_allowed(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+    return Pop3Client(endpoint)
 
 
 def sync_pop3_account(
