@@ -18,6 +18,10 @@ class SearchDocument(models.Model):
         Message, on_delete=models.DO_NOTHING, primary_key=True, db_constraint=False,
         related_name="search_document",
     )
+    # Copies of the message's, kept by the trigger: the newest matches of a person's
+    # accounts come from this table alone.
+    account_id = models.BigIntegerField(null=True)
+    date = models.DateTimeField(null=True)
     vector = SearchVectorField()
 
     class Meta:

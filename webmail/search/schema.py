@@ -31,8 +31,12 @@ CJK_CLASS = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff
 WATCHED = ("subject", "from_name", "from_address", "to", "cc", "search_text",
            "attachment_names")
 
-_PG_CHANGED = " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in WATCHED)
-_PG_COLUMNS = ", ".join(f'"{c}"' for c in WATCHED)
+# The PostgreSQL row also carries account and date, so the newest matches of a person's
+# accounts are found from the GIN index and this table alone.
+PG_WATCHED = (*WATCHED, "account_id", "date")
+_PG_CHANGED = " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in PG_WATCHED)
+_PG_COLUMNS = ", ".join(f'"{c}"' for c in PG_WATCHED)
+_SQLITE_COLUMNS = ", ".join(f'"{c}"' for c in WATCHED)
 
 POSTGRES_INSTALL = [
     "CREATE INDEX IF NOT EXISTS search_document_vector ON search_search_document "
@@ -74,10 +78,12 @@ POSTGRES_INSTALL = [
         DELETE FROM search_search_document WHERE message_id = OLD.id;
         RETURN NULL;
       END IF;
-      INSERT INTO search_search_document (message_id, vector)
-      VALUES (NEW.id, search_message_vector(NEW.subject, NEW.from_name, NEW.from_address,
-              NEW."to", NEW.cc, NEW.search_text, NEW.attachment_names))
-      ON CONFLICT (message_id) DO UPDATE SET vector = EXCLUDED.vector;
+      INSERT INTO search_search_document (message_id, account_id, date, vector)
+      VALUES (NEW.id, NEW.account_id, NEW.date, search_message_vector(NEW.subject,
+              NEW.from_name, NEW.from_address, NEW."to", NEW.cc, NEW.search_text,
+              NEW.attachment_names))
+      ON CONFLICT (message_id) DO UPDATE SET vector = EXCLUDED.vector,
+        account_id = EXCLUDED.account_id, date = EXCLUDED.date;
       RETURN NULL;
     END $$""",
     "DROP TRIGGER IF EXISTS search_document_insert ON mail_message",
@@ -101,10 +107,11 @@ POSTGRES_UNINSTALL = [
     "DROP INDEX IF EXISTS search_document_vector",
 ]
 POSTGRES_INDEX_ROWS = (
-    "INSERT INTO search_search_document (message_id, vector) "
-    "SELECT id, search_message_vector(subject, from_name, from_address, \"to\", cc, "
-    "search_text, attachment_names) FROM mail_message WHERE {where} "
-    "ON CONFLICT (message_id) DO UPDATE SET vector = EXCLUDED.vector"
+    "INSERT INTO search_search_document (message_id, account_id, date, vector) "
+    "SELECT id, account_id, date, search_message_vector(subject, from_name, from_address, "
+    "\"to\", cc, search_text, attachment_names) FROM mail_message WHERE {where} "
+    "ON CONFLICT (message_id) DO UPDATE SET vector = EXCLUDED.vector, "
+    "account_id = EXCLUDED.account_id, date = EXCLUDED.date"
 )
 
 
@@ -134,7 +141,7 @@ SQLITE_INSTALL = [
     f"INSERT INTO search_fts (rowid, subject, people, body) VALUES (new.id, "
     f"{sqlite_values('new')}); END",
     "DROP TRIGGER IF EXISTS search_fts_update",
-    f"CREATE TRIGGER search_fts_update AFTER UPDATE OF {_PG_COLUMNS} ON mail_message "
+    f"CREATE TRIGGER search_fts_update AFTER UPDATE OF {_SQLITE_COLUMNS} ON mail_message "
     f"WHEN {_SQLITE_CHANGED} BEGIN "
     "DELETE FROM search_fts WHERE rowid = old.id; "
     f"INSERT INTO search_fts (rowid, subject, people, body) VALUES (new.id, "
@@ -153,6 +160,15 @@ SQLITE_INDEX_ROWS = (
     "INSERT INTO search_fts (rowid, subject, people, body) "
     f"SELECT m.id, {sqlite_values('m')} FROM mail_message AS m WHERE {{where}}"
 )
+
+
+def rebuild(schema_editor_or_cursor: Any, vendor: str) -> None:
+    """Index every stored message again (after install)."""
+    if vendor == "postgresql":
+        schema_editor_or_cursor.execute(POSTGRES_INDEX_ROWS.format(where="1 = 1"))
+    else:
+        schema_editor_or_cursor.execute("DELETE FROM search_fts")
+        schema_editor_or_cursor.execute(SQLITE_INDEX_ROWS.format(where="1 = 1"))
 
 
 def install(schema_editor_or_cursor: Any, vendor: str) -> None:

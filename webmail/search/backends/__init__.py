@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from django.db import connection
@@ -17,9 +18,16 @@ class Backend(Protocol):
     def text_q(self, term: Text) -> Q:
         """Messages containing one term (for terms under OR or a minus)."""
 
-    def match(self, messages: QuerySet[Message], terms: Sequence[Text], *,
-              ranked: bool) -> QuerySet[Message]:
-        """Messages containing all `terms`, annotated with `rank` (higher is better)."""
+    def match(self, messages: QuerySet[Message], terms: Sequence[Text]) -> QuerySet[Message]:
+        """Messages containing all `terms` (at least one term)."""
+
+    def newest_ranked(self, matched: QuerySet[Message], terms: Sequence[Text], count: int,
+                      *, account_ids: list[int] | None = None,
+                      ) -> list[tuple[int, float, datetime | None]]:
+        """(id, rank, date) of the newest `count` of `matched`; higher rank is better.
+
+        `account_ids` says that `matched` filters on nothing but those accounts (and
+        trash), so the backend may pick candidates from its index alone."""
 
     def snippets(self, ids: Sequence[int], terms: Sequence[Text]) -> dict[int, SafeString]:
         """Highlighted snippets for the page's hits."""

@@ -9,8 +9,9 @@ shorter than three characters has no trigram and falls back to LIKE over the tab
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from django.db.models import FloatField, Q, QuerySet, Value
+from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.safestring import SafeString
 
@@ -54,21 +55,32 @@ class SqliteBackend:
         return Q(id__in=RawSQL("SELECT rowid FROM search_fts WHERE search_fts MATCH %s",
                                (quoted(_needle(term)),)))
 
-    def match(self, messages: QuerySet[Message], terms: Sequence[Text], *,
-              ranked: bool) -> QuerySet[Message]:
+    def match(self, messages: QuerySet[Message], terms: Sequence[Text]) -> QuerySet[Message]:
         long_terms = [t for t in terms if not _short(t) and _needle(t)]
         for term in terms:
             if _short(term) and _needle(term):
                 messages = messages.filter(id__in=_like_ids(term))
         if not long_terms:
-            return messages.annotate(rank=Value(0.0, output_field=FloatField()))
+            return messages
         expression = " AND ".join(quoted(_needle(t)) for t in long_terms)
         return messages.extra(  # noqa: S610  (parameterised; FTS5 needs the table joined)
             tables=["search_fts"],
             where=["search_fts.rowid = mail_message.id", "search_fts MATCH %s"],
             params=[expression],
-            select={"rank": f"-{BM25}" if ranked else "0.0"},
         )
+
+    def newest_ranked(self, matched: QuerySet[Message], terms: Sequence[Text], count: int,
+                      *, account_ids: list[int] | None = None,
+                      ) -> list[tuple[int, float, datetime | None]]:
+        # bm25 decodes every match's positions, most of a query's cost for a common
+        # word; walking the FTS index newest-stored first (rowid order, which FTS5
+        # serves without sorting) and stopping after `count` bounds it.
+        if not any(not _short(t) and _needle(t) for t in terms):
+            rows = matched.order_by("-id").values_list("id", "date")[:count]
+            return [(pk, 0.0, date) for pk, date in rows]
+        ranked = matched.extra(select={"rank": f"-{BM25}"},  # noqa: S610
+                               order_by=["-search_fts.rowid"])
+        return list(ranked.values_list("id", "rank", "date")[:count])  # type: ignore[misc]
 
     def snippets(self, ids: Sequence[int], terms: Sequence[Text]) -> dict[int, SafeString]:
         needles = [_needle(t) for t in terms]

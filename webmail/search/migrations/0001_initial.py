@@ -8,11 +8,9 @@ from webmail.search import schema
 
 
 def install(apps, schema_editor):  # type: ignore[no-untyped-def]
-    schema.install(schema_editor, schema_editor.connection.vendor)
-    # Messages stored before this migration get their index rows now.
-    rows = (schema.POSTGRES_INDEX_ROWS if schema_editor.connection.vendor == "postgresql"
-            else schema.SQLITE_INDEX_ROWS)
-    schema_editor.execute(rows.format(where="1 = 1"))
+    # Nothing yet: 0003 installs the functions and triggers (schema.py) and indexes the
+    # stored messages, once search_search_document has all its columns.
+    pass
 
 
 def uninstall(apps, schema_editor):  # type: ignore[no-untyped-def]
