@@ -142,7 +142,12 @@
   function typing(target) {
     if (!target || !target.tagName) { return false; }
     var tag = target.tagName.toLowerCase();
-    return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+    if (tag === "input") {
+      // Shortcuts still work from a checkbox (after select-all or a row's box).
+      var type = (target.getAttribute("type") || "text").toLowerCase();
+      return ["checkbox", "radio", "button", "submit", "reset"].indexOf(type) === -1;
+    }
+    return tag === "textarea" || tag === "select" || target.isContentEditable;
   }
   function move(step) {
     var all = rows();

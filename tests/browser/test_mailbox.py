@@ -172,3 +172,37 @@ def test_folders_of_an_account_show_unread_counts(
     assert page.inner_text(f"#count-{inbox.pk}") == "4"
     page.keyboard.press("?")
     assert page.locator("dialog#shortcuts").is_visible()
+
+
+def test_shift_click_selects_a_range_and_select_all_acts_on_everything(
+    page: Any, live_server: Any, synced: tuple[User, MailAccount],
+    running_dovecot: DovecotServer,
+) -> None:
+    person, account = synced
+    log_in(page, live_server.url, person.username, DEFAULT_PASSWORD)
+    boxes = page.locator("#message-rows > .row .select")
+    boxes.first.wait_for()
+    boxes.nth(0).click()
+    boxes.nth(2).click(modifiers=["Shift"])
+    assert [boxes.nth(i).is_checked() for i in range(4)] == [True, True, True, False]
+    assert page.locator("#message-rows > .row.selected").count() == 3
+
+    page.click("#bulk button[value='read']")
+    page.wait_for_selector("#toast:has-text('Marked as read')")
+    assert page.locator("#message-rows > .row.unread").count() == 1
+
+    # # deletes the selection (to Trash), z undoes it.
+    page.click("#select-all")
+    assert page.locator("#message-rows > .row.selected").count() == 4
+    page.keyboard.press("#")
+    page.wait_for_selector("#toast:has-text('Deleted')")
+    page.locator("#message-rows > .row").first.wait_for(state="detached")
+    assert Message.objects.filter(account=account, folder__name="Trash").count() == 4
+    page.keyboard.press("z")
+    page.wait_for_selector("#toast:has-text('Undone: Deleted')")
+    page.locator("#message-rows > .row").nth(3).wait_for()
+    assert Message.objects.filter(account=account, folder__name="INBOX").count() == 4
+
+    replay(account)
+    assert len(running_dovecot.messages("alice", "INBOX")) == 4
+    assert running_dovecot.messages("alice", "Trash") == []
