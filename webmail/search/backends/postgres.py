@@ -19,6 +19,7 @@ from django.contrib.postgres.search import (
     SearchQueryCombinable,
     SearchRank,
 )
+from django.db import connection, transaction
 from django.db.models import F, Func, Q, QuerySet, TextField, Value
 from django.db.models.functions import Left, Replace
 from django.utils.html import escape
@@ -99,8 +100,13 @@ class PostgresBackend:
         else:
             newest = matched.order_by(F("date").desc(nulls_last=True), "-id").values("id")[:count]
         rank = SearchRank(F("search_document__vector"), query, weights=RANK_WEIGHTS)
-        return list(matched.filter(id__in=newest).annotate(rank=rank)
-                    .values_list("id", "rank", "date"))
+        rows = matched.filter(id__in=newest).annotate(rank=rank).values_list("id", "rank", "date")
+        with transaction.atomic(), connection.cursor() as cursor:
+            # For a word in most messages the planner prefers a sequential scan that
+            # reads (and decompresses) every tsvector to test @@; the GIN bitmap finds
+            # the same rows without reading one vector. Measured: 400 ms against 40 ms.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            return list(rows)
 
     def snippets(self, ids: Sequence[int], terms: Sequence[Text]) -> dict[int, SafeString]:
         if not terms:
