@@ -22,7 +22,10 @@
     var button = $("#theme-toggle");
     if (!button) { return; }
     var theme = effectiveTheme();
-    button.textContent = theme === "dark" ? "Light theme" : "Dark theme";
+    // Labels come translated from the page (data-label-*), English if missing.
+    button.textContent = theme === "dark"
+      ? (button.getAttribute("data-label-light") || "Light theme")
+      : (button.getAttribute("data-label-dark") || "Dark theme");
     button.setAttribute("aria-pressed", theme === "dark" ? "true" : "false");
   }
   function toggleTheme() {

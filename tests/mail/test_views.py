@@ -379,3 +379,30 @@ def test_a_list_refresh_also_refreshes_folders_and_sync_status(
     more = alice_client.get(reverse("folder", args=[inbox.pk]),
                             HTTP_HX_TARGET="more-rows", **HTMX).content.decode()
     assert 'id="folders"' not in more
+
+
+def test_the_mailbox_speaks_french_when_the_browser_asks(
+    alice_client: Client, inbox: Folder, settings  # type: ignore[no-untyped-def]
+) -> None:
+    from pathlib import Path
+
+    # The wiring the settings need (LocaleMiddleware, LOCALE_PATHS), added here.
+    settings.LOCALE_PATHS = [Path(settings.BASE_DIR) / "locale"]
+    settings.LANGUAGES = [("en", "English"), ("fr", "Français")]
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(middleware.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
+                      "django.middleware.locale.LocaleMiddleware")
+    settings.MIDDLEWARE = middleware
+    message = make_message(inbox, subject="")
+    page = alice_client.get(reverse("folder", args=[inbox.pk]),
+                            HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert '<html lang="fr">' in page
+    assert "Boîte de réception" in page and "Corbeille" in page
+    assert ">Archiver</button>" in page and "(sans objet)" in page
+    done = alice_client.post(reverse("message_action"),
+                             {"action": "archive", "ids": str(message.pk)},
+                             HTTP_ACCEPT_LANGUAGE="fr", **HTMX).content.decode()
+    assert "Archivé" in done and "Annuler" in done
+    english = alice_client.get(reverse("folder", args=[inbox.pk]),
+                               HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert ">Archive</button>" in english

@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from django.db.models import Max
+from django.utils.translation import gettext_lazy
 
 from accounts.models import MailAccount, User
 from webmail.mail.listing import MessagePage, Sort, page_of_messages
@@ -24,6 +25,17 @@ ROLE_ORDER = {
     FolderRole.ARCHIVE: 3,
     FolderRole.JUNK: 4,
     FolderRole.TRASH: 5,
+}
+
+
+# Special folders are shown by role, in the person's language.
+ROLE_LABELS = {
+    FolderRole.INBOX: gettext_lazy("Inbox"),
+    FolderRole.DRAFTS: gettext_lazy("Drafts"),
+    FolderRole.SENT: gettext_lazy("Sent"),
+    FolderRole.ARCHIVE: gettext_lazy("Archive"),
+    FolderRole.JUNK: gettext_lazy("Junk"),
+    FolderRole.TRASH: gettext_lazy("Trash"),
 }
 
 
@@ -91,7 +103,7 @@ def sidebar(user: User) -> Sidebar:
             folder.account = account  # no extra query when templates reach for it
             parts = folder.name.split(folder.delimiter) if folder.delimiter else [folder.name]
             depth = 0 if folder.role else len(parts) - 1
-            label = folder.get_role_display() if folder.role else parts[-1]
+            label = str(ROLE_LABELS[FolderRole(folder.role)]) if folder.role else parts[-1]
             nodes.append(FolderNode(folder=folder, depth=depth, label=label))
         trees.append(AccountTree(account=account, folders=nodes))
     return Sidebar(accounts=trees, folders_by_id={f.pk: f for f in folders})

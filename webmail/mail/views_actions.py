@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from webmail.mail import actions
@@ -26,15 +28,15 @@ from webmail.mail.views_common import in_person_time_zone, person, row_urls
 UNDO_KEY = "mail_undo"
 MAX_IDS = 1000  # a select-all of several pages; more is a bulk job, not a click
 FLAG_ACTIONS = {
-    "read": (actions.mark_read, "unread", "Marked as read"),
-    "unread": (actions.mark_unread, "read", "Marked as unread"),
-    "star": (actions.flag, "unstar", "Starred"),
-    "unstar": (actions.unflag, "star", "Star removed"),
+    "read": (actions.mark_read, "unread", gettext_lazy("Marked as read")),
+    "unread": (actions.mark_unread, "read", gettext_lazy("Marked as unread")),
+    "star": (actions.flag, "unstar", gettext_lazy("Starred")),
+    "unstar": (actions.unflag, "star", gettext_lazy("Star removed")),
 }
 MOVE_ROLES = {
-    "archive": (FolderRole.ARCHIVE, "Archived"),
-    "spam": (FolderRole.JUNK, "Marked as spam"),
-    "notspam": (FolderRole.INBOX, "Moved to Inbox"),
+    "archive": (FolderRole.ARCHIVE, gettext_lazy("Archived")),
+    "spam": (FolderRole.JUNK, gettext_lazy("Marked as spam")),
+    "notspam": (FolderRole.INBOX, gettext_lazy("Moved to Inbox")),
 }
 
 
@@ -51,7 +53,8 @@ def _role_folder(account_id: int, role: str) -> Folder:
     target = Folder.objects.select_related("account").filter(
         account_id=account_id, role=role).first()
     if target is None:
-        raise actions.ActionError(f"This account has no {FolderRole(role).label} folder.")
+        raise actions.ActionError(
+            _("This account has no %(folder)s folder.") % {"folder": FolderRole(role).label})
     return target
 
 
@@ -77,24 +80,25 @@ def _apply(request: HttpRequest, name: str, rows: list[Message]) -> tuple[str, d
         function, inverse, text = FLAG_ACTIONS[name]
         changed = [m.pk for m in rows if _would_change(name, m)]
         function(messages=rows)
-        return text, {"flag": inverse, "ids": changed}
+        return str(text), {"flag": inverse, "ids": changed}
     if name in MOVE_ROLES:
         role, text = MOVE_ROLES[name]
-        return text, {"moves": _move(rows, lambda account_id: _role_folder(account_id, role))}
+        return str(text), {"moves": _move(rows, lambda account_id: _role_folder(account_id, role))}
     if name == "move":
         folder_id = request.POST.get("folder", "")
         if not folder_id.isdigit():
-            raise actions.ActionError("Choose a folder to move to.")
+            raise actions.ActionError(_("Choose a folder to move to."))
         target = get_folder_for_user(request.user, int(folder_id))
-        return f"Moved to {target.name}", {"moves": _move(rows, lambda _a: target)}
+        return _("Moved to %(folder)s") % {"folder": target.name}, {
+            "moves": _move(rows, lambda _a: target)}
     if name == "delete":
         origins: dict[str, list[int]] = {}
         for m in rows:
             if m.folder.role != FolderRole.TRASH:
                 origins.setdefault(str(m.folder_id), []).append(m.pk)
         actions.delete_messages(messages=rows)
-        return "Deleted", {"moves": origins}
-    raise actions.ActionError("Unknown action.")
+        return _("Deleted"), {"moves": origins}
+    raise actions.ActionError(_("Unknown action."))
 
 
 def _would_change(name: str, message: Message) -> bool:
@@ -152,7 +156,7 @@ def message_action(request: HttpRequest) -> HttpResponse:
     name = request.POST.get("action", "")
     rows = list(messages_for_user(request.user, _ids(request)).select_related("folder__account"))
     if not rows:
-        return _result(request, "Select one or more messages first.", {}, undo=False)
+        return _result(request, _("Select one or more messages first."), {}, undo=False)
     before = {m.pk: m.folder_id for m in rows}
     try:
         text, inverse = _apply(request, name, rows)
@@ -160,8 +164,8 @@ def message_action(request: HttpRequest) -> HttpResponse:
         return _result(request, str(error), {}, undo=False)
     quiet = request.POST.get("quiet") == "1"
     if not quiet:
-        request.session[UNDO_KEY] = {"text": text, **inverse}
-    return _result(request, "" if quiet else text, before, undo=not quiet)
+        request.session[UNDO_KEY] = {"text": str(text), **inverse}
+    return _result(request, "" if quiet else str(text), before, undo=not quiet)
 
 
 @login_required
@@ -170,7 +174,7 @@ def message_action(request: HttpRequest) -> HttpResponse:
 def undo(request: HttpRequest) -> HttpResponse:
     record = request.session.pop(UNDO_KEY, None)
     if not isinstance(record, dict):
-        return _result(request, "Nothing to undo.", {}, undo=False)
+        return _result(request, _("Nothing to undo."), {}, undo=False)
     try:
         if record.get("flag") in FLAG_ACTIONS:
             function = FLAG_ACTIONS[record["flag"]][0]
@@ -180,10 +184,10 @@ def undo(request: HttpRequest) -> HttpResponse:
             rows = list(messages_for_user(request.user, list(ids)))
             actions.move_messages(messages=rows, to_folder=target)
     except actions.ActionError as error:
-        return _result(request, f"Could not undo: {error}", {}, undo=False)
+        return _result(request, _("Could not undo: %(error)s") % {"error": error}, {}, undo=False)
     # The list refreshes as a whole (rows come back into it), so no row swaps here.
-    response = _result(request, f"Undone: {record.get('text', 'last action')}", {},
-                       undo=False)
+    response = _result(request, _("Undone: %(action)s") % {"action": record.get("text", "")},
+                       {}, undo=False)
     return _refresh_list(response)
 
 
@@ -196,6 +200,7 @@ def empty_folder(request: HttpRequest, folder_id: int) -> HttpResponse:
     except actions.ActionError as error:
         return _result(request, str(error), {}, undo=False)
     request.session.pop(UNDO_KEY, None)
-    response = _result(request, f"Deleted {count} message{'s' if count != 1 else ''} for good.",
-                       {}, undo=False)
+    text = ngettext("Deleted %(count)d message for good.", "Deleted %(count)d messages for good.",
+                    count) % {"count": count}
+    response = _result(request, text, {}, undo=False)
     return _refresh_list(response)

@@ -9,6 +9,8 @@ from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.formats import date_format, get_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import MailAccount
 from webmail.mail.models import Message
@@ -65,7 +67,7 @@ def fulldate(value: datetime | None) -> str:
 
 @register.filter
 def sender(message: Message) -> str:
-    return message.from_name or message.from_address or "(unknown sender)"
+    return message.from_name or message.from_address or _("(unknown sender)")
 
 
 @register.filter
@@ -82,12 +84,12 @@ def addresses(pairs: Any) -> str:
 def _duration(seconds: float) -> str:
     delta = timedelta(seconds=int(seconds))
     if delta < timedelta(minutes=1):
-        return "less than a minute"
+        return _("less than a minute")
     if delta < timedelta(hours=1):
         minutes = round(delta.total_seconds() / 60)
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    hours = delta.total_seconds() / 3600
-    return f"{hours:.1f} hours"
+        return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
+    hours = round(delta.total_seconds() / 3600)
+    return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
 
 
 @register.filter
