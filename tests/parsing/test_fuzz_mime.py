@@ -3,7 +3,10 @@ words, deep nesting, random bytes.
 
 Properties: parse_message never raises, never falls back to its last-resort "could not
 be read" result (that fallback hides a bug in the walk), and each case parses in under
-TIME_BOUND seconds. The memory test holds each case under MEMORY_BOUND bytes.
+TIME_BOUND seconds of CPU time (wall time on a shared machine measured the neighbours:
+a 78 KB case that takes 0.03 s of CPU once took 2.3 s of wall time under load); a hang
+still fails on hypothesis' wall-clock deadline. The memory test holds each case under
+MEMORY_BOUND bytes.
 
 The default run is short. A long run:
 
@@ -23,18 +26,18 @@ from hypothesis import strategies as st
 from webmail.parsing.mime import ParsedMessage, parse_message
 from webmail.parsing.sanitize import html_to_text, sanitize_html
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 # Real mail of the sizes generated here parses in milliseconds. Deep nesting past
-# mime.MAX_DEPTH costs up to ~0.3 s on an idle machine (over-deep parts are
-# re-serialised to become attachments), so the bound leaves room for a busy CI machine.
-TIME_BOUND = float(os.environ.get("FUZZ_TIME_BOUND", "2.0"))
+# mime.MAX_DEPTH costs up to ~0.3 s of CPU (over-deep parts are re-serialised to become
+# attachments): the bound is a few times that.
+TIME_BOUND = float(os.environ.get("FUZZ_TIME_BOUND", "1.0"))
 # Peak Python allocation while parsing one generated message (inputs stay under 1 MB).
 MEMORY_BOUND = 64 * 1024 * 1024
 FALLBACK = "This message could not be read; you can still download it."
 
 fuzz = settings(
     max_examples=EXAMPLES,
-    deadline=timedelta(seconds=5),  # a hang fails here even if the timing assert is never reached
+    deadline=timedelta(seconds=10),  # wall clock: catches a hang, tolerates a busy machine
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -163,10 +166,10 @@ def deep_nesting(draw: st.DrawFn) -> bytes:
 
 
 def _parse_within_bound(raw: bytes) -> ParsedMessage:
-    started = time.perf_counter()
+    started = time.process_time()
     parsed = parse_message(raw)
-    elapsed = time.perf_counter() - started
-    assert elapsed < TIME_BOUND, f"{elapsed:.3f}s for {len(raw)} bytes"
+    elapsed = time.process_time() - started
+    assert elapsed < TIME_BOUND, f"{elapsed:.3f}s of CPU for {len(raw)} bytes"
     assert FALLBACK not in parsed.warnings
     assert isinstance(parsed.subject, str) and isinstance(parsed.text, str)
     return parsed
@@ -181,7 +184,7 @@ def test_structured_mime_trees_parse_within_the_bound(raw: bytes) -> None:
         html_to_text(parsed.html)
 
 
-@fuzz
+@settings(fuzz, max_examples=max(10, EXAMPLES // 2))  # up to 0.3 s each
 @given(deep_nesting())
 def test_deep_nesting_parses_within_the_bound(raw: bytes) -> None:
     _parse_within_bound(raw)
