@@ -253,3 +253,12 @@ def test_the_reindex_command_rebuilds_the_index(alice: User, box: dict[str, Mess
     assert f"Indexed {len(box)} message(s)" in out.getvalue()
     call_command("search_reindex", "--message", str(box["budget"].pk), stdout=out)
     assert found(alice, box, "budget") == {"budget", "sent"}
+
+
+def test_relevance_ranks_the_newest_matches_and_date_order_reaches_all(
+        alice: User, box: dict[str, Message], monkeypatch: pytest.MonkeyPatch) -> None:
+    from webmail.search import service
+
+    monkeypatch.setattr(service, "RANK_CANDIDATES", 2)
+    assert found(alice, box, "meeting") == {"meetings", "sent"}  # 2024-02-20, 2024-01-16
+    assert found(alice, box, "meeting", order="date") == {"budget", "meetings", "sent"}

@@ -8,6 +8,7 @@ from django.test import Client
 from accounts.models import User
 from tests.conftest import make_account
 from tests.search.factories import make_folder, make_message
+from webmail.mail.models import Message
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +65,8 @@ def test_another_person_finds_nothing_of_alices(bob_client: Client, bob: User,
                                                 alice_mail: int) -> None:
     own = make_folder(make_account(bob))
     make_message(own, "Bob's zeppelin", "zeppelin")
-    for params in ({"q": "zeppelin"}, {"q": "zeppelin", "account": "1"},
+    alices_account = str(Message.objects.get(pk=alice_mail).account_id)
+    for params in ({"q": "zeppelin"}, {"q": "zeppelin", "account": alices_account},
                    {"q": "from:bob"}, {"q": "-nothingatall"}):
         page = bob_client.get("/search/", params).content.decode()
         assert f"/mail/message/{alice_mail}/" not in page
