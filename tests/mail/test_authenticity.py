@@ -216,3 +216,19 @@ def test_alignment_is_relaxed_but_bounded_by_labels() -> None:
     assert aligned("bank.test", "news.bank.test")
     assert not aligned("evilbank.test", "bank.test")
     assert not aligned("", "bank.test")
+
+
+def test_an_account_trusts_its_incoming_servers_results(alice: object) -> None:
+    from accounts.models import User
+    from tests.conftest import make_account
+    from webmail.mail.authenticity import authserv_id_for
+
+    assert isinstance(alice, User)
+    account = make_account(alice, incoming_host="IMAP.Mail.Example.test")
+    header = ("Authentication-Results: imap.mail.example.test; dkim=pass header.d=bank.test; "
+              "dmarc=pass\r\n")
+
+    result = verify_message(message(extra=header), authserv_id=authserv_id_for(account),
+                            dns_lookup=KeyServer())
+
+    assert result.status == "verified"

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import dkim  # type: ignore[import-untyped]
 from dkim.dnsplug import get_txt  # type: ignore[import-untyped]
 
+from accounts.models import MailAccount
 from webmail.parsing.auth_results import AuthVerdict, authentication_verdict
-from webmail.parsing.mime import Address, parse_message
+from webmail.parsing.mime import Address, ParsedMessage, parse_message
 
 # dkimpy logs every bad signature in a message at ERROR: that is the sender's problem,
 # not ours, and would let anyone fill our logs. Our results carry the reasons instead.
@@ -186,13 +187,30 @@ def _warnings(
     return warnings
 
 
+def authserv_id_for(account: MailAccount) -> str:
+    """Whose Authentication-Results an account trusts: its incoming server's name.
+
+    Providers whose MX stamps another name (mx.example.com for imap.example.com) need
+    a per-account setting; until the model has one, this is the default."""
+    return account.incoming_host.strip().lower()
+
+
 def verify_message(
-    raw: bytes, *, authserv_id: str | None, dns_lookup: DnsLookup | None = None
+    raw: bytes,
+    *,
+    authserv_id: str | None,
+    dns_lookup: DnsLookup | None = None,
+    parsed: ParsedMessage | None = None,
 ) -> Authenticity:
     """Who sent `raw`, as far as can be proven. `authserv_id` names the receiving
     server whose Authentication-Results we trust (the account's incoming host); None
-    trusts none. Never raises."""
-    parsed = parse_message(raw)
+    trusts none. Pass `parsed` when the caller already parsed `raw`. Never raises.
+
+    DKIM keys come from DNS (`dns_lookup`, dkimpy's resolver by default): call this
+    where a few seconds of lookups are acceptable (when the body is stored, or behind
+    a cache), not on every page view."""
+    if parsed is None:
+        parsed = parse_message(raw)
     sender = parsed.from_[0] if parsed.from_ else None
     from_address = sender.address if sender else ""
     from_domain = domain_of(from_address)
