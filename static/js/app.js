@@ -251,6 +251,32 @@
   }
   function onDragEnd() { $all(".row.dragging").forEach(function (r) { r.classList.remove("dragging"); }); }
 
+  /* ---- browser notifications (optional, asked for by a click) ---------------------- */
+  var newestSeen = null;
+  function notificationButton() {
+    var button = $("#enable-notifications");
+    if (button && "Notification" in window && window.Notification.permission === "default") {
+      button.hidden = false;
+    }
+  }
+  function askNotifications() {
+    if (!("Notification" in window)) { return; }
+    window.Notification.requestPermission().then(function () {
+      var button = $("#enable-notifications");
+      if (button) { button.hidden = true; }
+    });
+  }
+  function notifyNewMail(detail) {
+    var newest = detail && typeof detail.newest === "number" ? detail.newest : null;
+    if (newest === null) { return; }
+    var isNew = newestSeen !== null && newest > newestSeen;
+    newestSeen = Math.max(newestSeen || 0, newest);
+    if (!isNew || !document.hidden || !("Notification" in window) ||
+        window.Notification.permission !== "granted") { return; }
+    var button = $("#enable-notifications");
+    new window.Notification(button ? button.getAttribute("data-title") : "New mail", { tag: "webmail-new-mail" });
+  }
+
   /* ---- server events ----------------------------------------------------------------- */
   function setTitleCount(count) {
     var bare = document.title.replace(/^\(\d+\)\s*/, "");
@@ -300,6 +326,7 @@
   function onClick(event) {
     var t = event.target;
     if (t.id === "theme-toggle") { toggleTheme(); return; }
+    if (t.id === "enable-notifications") { askNotifications(); return; }
     if (t.classList && t.classList.contains("select")) { onCheckboxClick(event); return; }
     if (t.id === "select-all") { selectAll(t.checked); return; }
     if (t.closest && t.closest("[data-shortcut='back']") && $("#mailbox")) {
@@ -334,11 +361,18 @@
       if (e.detail && typeof e.detail.unread === "number") { setTitleCount(e.detail.unread); }
     });
     document.body.addEventListener("messagesRemoved", onMessagesRemoved);
+    document.body.addEventListener("mailChanged", function (e) { notifyNewMail(e.detail); });
+    var mailbox = $("#mailbox");
+    if (mailbox && mailbox.getAttribute("data-newest")) {
+      newestSeen = parseInt(mailbox.getAttribute("data-newest"), 10) || null;
+    }
+    notificationButton();
     document.body.addEventListener("htmx:afterSwap", onAfterSwap);
     // Out-of-band swaps replace rows: put the cursor back on the re-rendered one.
     document.body.addEventListener("htmx:afterSettle", function () {
       var row = currentRow();
       if (row && !row.classList.contains("current")) { setCurrent(row, false); }
+      notificationButton();
     });
     markOpenMessageRead();
     var reading = openMessageId();

@@ -65,6 +65,7 @@ def _with_live_version(request: HttpRequest, context: dict[str, Any]) -> dict[st
     if not getattr(request, "htmx", False):
         stamp = selectors.sidebar_stamp(person(request), context["side"])
         context["live_version"] = stamp["version"]
+        context["live_newest"] = stamp["newest"]
     return context
 
 
