@@ -97,6 +97,11 @@ def _worker_idle_at_teardown(request: pytest.FixtureRequest) -> Any:
     if "celery_worker" not in request.fixturenames:
         yield
         return
+    # Set up after the worker and the database fixtures, so torn down before them.
+    request.getfixturevalue("celery_worker")
+    for name in ("live_server", "dovecot_user"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
     from celery.signals import task_postrun, task_prerun
 
     task_prerun.connect(_active.started, weak=False)
@@ -104,6 +109,6 @@ def _worker_idle_at_teardown(request: pytest.FixtureRequest) -> Any:
     yield
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if _active.count <= 0 and time.monotonic() - _active.last_change > 0.5:
+        if _active.count <= 0 and time.monotonic() - _active.last_change > 1.0:
             break
         time.sleep(0.05)

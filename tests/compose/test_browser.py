@@ -71,7 +71,7 @@ def test_compose_attach_send_and_find_it_in_sent(
     page.fill("#id_subject", "Written in a browser")
     page.click("trix-editor")
     page.keyboard.type("Hello from the editor")
-    page.keyboard.press("Control+b")
+    page.click("trix-toolbar button[data-trix-attribute=bold]")
     page.keyboard.type(" in bold")
     page.set_input_files("#file-picker", str(report))
     page.wait_for_selector("#attachments li:has-text('report.pdf')")

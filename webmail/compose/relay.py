@@ -63,18 +63,23 @@ def relay(outbox_id: int) -> RelayOutcome:
         detail = "This account has no outgoing (SMTP) server set up."
         outbox.record_failure(outbox_id, token, detail)
         return RelayOutcome("failed", detail)
+    in_transaction = False
     try:
         with SmtpClient(endpoint, local_hostname=local_hostname()) as client:
             if not outbox.enter_transaction(outbox_id, token):
                 return RelayOutcome("skipped", "the claim was taken back")
+            in_transaction = True
             result = client.send(row.envelope_from, row.recipients, raw,
                                  smtputf8=row.smtputf8)
     except ProtocolError as exc:
         return _protocol_failure(outbox_id, token, exc)
     except Exception:
+        log.exception("send failed unexpectedly", extra={"outbox_id": outbox_id})
+        if not in_transaction:  # nothing was handed to the server: try again later
+            outbox.record_temporary_failure(outbox_id, token, "An internal error; retrying.")
+            return RelayOutcome("retry")
         # A bug or an unknown failure in the middle: the server may have the message.
         outbox.record_uncertain(outbox_id, token, outbox.UNCERTAIN_REASON)
-        log.exception("send failed unexpectedly", extra={"outbox_id": outbox_id})
         return RelayOutcome("uncertain")
     sent_copy = _sent_copy_choice(row)
     with transaction.atomic():
