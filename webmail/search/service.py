@@ -14,7 +14,7 @@ from accounts.models import MailAccount, User
 from webmail.mail.models import BodyState, FolderRole, Message
 from webmail.search.backends import get_backend
 from webmail.search.filters import compile_node, mentions_folder
-from webmail.search.query import And, Text, all_text, parse
+from webmail.search.query import And, Field, Text, all_text, parse
 
 Order = Literal["relevance", "date"]
 MAX_LIMIT = 200
@@ -86,7 +86,9 @@ def search_messages(user: User, query: str, *, account_id: int | None = None,
     if others.terms:
         messages = messages.filter(compile_node(others, backend.text_q))
     if main_terms:
-        messages = backend.match(messages, main_terms)
+        people = [t.value for t in others.terms
+                  if isinstance(t, Field) and t.name in ("from", "to", "cc")]
+        messages = backend.match(messages, main_terms, people=people)
     offset = _offset(after_cursor)
     limit = max(1, min(limit, MAX_LIMIT))
     if order == "relevance" and main_terms:

@@ -18,8 +18,12 @@ class Backend(Protocol):
     def text_q(self, term: Text) -> Q:
         """Messages containing one term (for terms under OR or a minus)."""
 
-    def match(self, messages: QuerySet[Message], terms: Sequence[Text]) -> QuerySet[Message]:
-        """Messages containing all `terms` (at least one term)."""
+    def match(self, messages: QuerySet[Message], terms: Sequence[Text], *,
+              people: Sequence[str] = ()) -> QuerySet[Message]:
+        """Messages containing all `terms` (at least one term).
+
+        `people` are the values of top-level from:/to:/cc: operators, which `messages`
+        already filters on exactly; a backend may use them to narrow its index lookup."""
 
     def newest_ranked(self, matched: QuerySet[Message], terms: Sequence[Text], count: int,
                       *, account_ids: list[int] | None = None,

@@ -82,7 +82,8 @@ class PostgresBackend:
         return Q(id__in=SearchDocument.objects.filter(vector=tsquery(term))
                  .values("message_id"))
 
-    def match(self, messages: QuerySet[Message], terms: Sequence[Text]) -> QuerySet[Message]:
+    def match(self, messages: QuerySet[Message], terms: Sequence[Text], *,
+              people: Sequence[str] = ()) -> QuerySet[Message]:
         return messages.filter(search_document__vector=combined_tsquery(terms))
 
     def newest_ranked(self, matched: QuerySet[Message], terms: Sequence[Text], count: int,
