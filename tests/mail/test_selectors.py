@@ -126,3 +126,30 @@ def test_the_page_version_equals_the_polled_version(alice: User) -> None:
     refresh_counts(inbox)
     side = selectors.sidebar(alice)
     assert selectors.sidebar_stamp(alice, side) == selectors.changes_stamp(alice)
+
+
+def test_conversation_mode_lists_each_thread_once_by_its_newest_message(alice: User) -> None:
+    inbox = make_folder(make_account(alice))
+    for i in range(30):
+        make_message(inbox, subject=f"t{i % 7}", minutes=i, thread_key=f"thread-{i % 7}")
+    for i in range(5):
+        make_message(inbox, subject=f"alone {i}", minutes=100 + i)
+    make_message(inbox, subject="undated in t0", thread_key="thread-0", date=None)
+
+    shown: list[Message] = []
+    cursor = None
+    while True:
+        page = page_of_messages([inbox.pk], cursor=cursor, limit=4, threads=True)
+        shown.extend(page.messages)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert [m.subject for m in shown[:5]] == [f"alone {i}" for i in range(4, -1, -1)]
+    threads = shown[5:]
+    assert sorted(m.thread_key for m in threads) == sorted(f"thread-{k}" for k in range(7))
+    newest = {m.thread_key: m for m in Message.objects.filter(folder=inbox, date__isnull=False)
+              .order_by("date", "id")}
+    assert all(m.pk == newest[m.thread_key].pk for m in threads)
+    sizes = {m.thread_key: m.thread_size for m in threads}  # type: ignore[attr-defined]
+    assert sizes["thread-0"] == 6 and sizes["thread-6"] == 4

@@ -406,3 +406,14 @@ def test_the_mailbox_speaks_french_when_the_browser_asks(
     english = alice_client.get(reverse("folder", args=[inbox.pk]),
                                HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert ">Archive</button>" in english
+
+
+def test_the_conversation_view_shows_threads_with_their_size(
+    alice_client: Client, inbox: Folder
+) -> None:
+    for i in range(60):
+        make_message(inbox, subject=f"chat {i}", minutes=i, thread_key=f"k{i % 55}")
+    page = alice_client.get(reverse("folder", args=[inbox.pk]), {"threads": "1"}).content.decode()
+    assert 'class="thread-size"' in page and ">2</span>" in page
+    assert "threads=1" in _next_url(page)  # type: ignore[operator]
+    assert page.count('draggable="true"') == 50

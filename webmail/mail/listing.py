@@ -25,7 +25,18 @@ from enum import StrEnum
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import CharField, Expression, F, IntegerField, Q, QuerySet
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    Expression,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.fields import Field
 from django.db.models.functions import Coalesce, Lower, NullIf, Substr
 from django.db.models.sql.compiler import SQLCompiler
@@ -128,15 +139,34 @@ class MessagePage:
     messages: list[Message]
     next_cursor: str | None
     sort: Sort
+    threads: bool = False
+
+
+def _conversations(qs: QuerySet[Message], segment: int) -> QuerySet[Message]:
+    """Keep only the newest message of each conversation (thread_key) in the folder,
+    with the conversation's size. Per row this is an index probe on thread_key, so the
+    keyset range scan stays a range scan."""
+    same_thread = Message.objects.filter(
+        folder_id=OuterRef("folder_id"), thread_key=OuterRef("thread_key")
+    ).exclude(thread_key="")
+    if segment == 0:
+        newer = Q(date__gt=OuterRef("date")) | Q(date=OuterRef("date"), id__gt=OuterRef("id"))
+    else:  # undated rows come after every dated one
+        newer = Q(date__isnull=False) | Q(id__gt=OuterRef("id"))
+    size = same_thread.values("thread_key").annotate(n=Count("id")).values("n")
+    return qs.filter(~Exists(same_thread.filter(newer))).annotate(thread_size=Subquery(size))
 
 
 def _segment_query(
-    folder_id: int, sort: Sort, segment: int, cursor: Cursor | None, limit: int
+    folder_id: int, sort: Sort, segment: int, cursor: Cursor | None, limit: int,
+    threads: bool = False,
 ) -> list[Message]:
     expression, descending = _ORDER[sort]
     qs: QuerySet[Message] = (
         Message.objects.filter(folder_id=folder_id).only(*LIST_FIELDS).alias(sort_key=expression)
     )
+    if threads:
+        qs = _conversations(qs, segment)
     if sort is Sort.DATE:
         qs = qs.filter(date__isnull=segment == 1)
     if segment == 1:
@@ -154,14 +184,16 @@ def _segment_query(
     return list(qs.annotate(k=expression).order_by(*order)[:limit])
 
 
-def _folder_rows(folder_id: int, sort: Sort, cursor: Cursor | None, want: int) -> list[Message]:
+def _folder_rows(
+    folder_id: int, sort: Sort, cursor: Cursor | None, want: int, threads: bool
+) -> list[Message]:
     rows: list[Message] = []
     segments = (0, 1) if sort is Sort.DATE else (0,)
     for segment in segments:
         if cursor is not None and cursor.segment > segment:
             continue
         seg_cursor = cursor if cursor is not None and cursor.segment == segment else None
-        found = _segment_query(folder_id, sort, segment, seg_cursor, want - len(rows))
+        found = _segment_query(folder_id, sort, segment, seg_cursor, want - len(rows), threads)
         for row in found:
             row.segment = segment  # type: ignore[attr-defined]
         rows.extend(found)
@@ -184,14 +216,21 @@ def _merge_key(sort: Sort, row: Message) -> tuple[Any, ...]:
 
 
 def page_of_messages(
-    folder_ids: list[int], *, sort: Sort = Sort.DATE, cursor: str | None = None, limit: int = 50
+    folder_ids: list[int],
+    *,
+    sort: Sort = Sort.DATE,
+    cursor: str | None = None,
+    limit: int = 50,
+    threads: bool = False,
 ) -> MessagePage:
+    """One page of the list; `threads` shows each conversation once (its newest message,
+    with `thread_size`)."""
     limit = max(1, min(limit, MAX_LIMIT))
     after = Cursor.decode(cursor, sort)
     want = limit + 1  # one more tells whether there is a next page
     rows: list[Message] = []
     for folder_id in folder_ids:
-        rows.extend(_folder_rows(folder_id, sort, after, want))
+        rows.extend(_folder_rows(folder_id, sort, after, want, threads))
     if len(folder_ids) > 1:
         rows.sort(key=lambda row: _merge_key(sort, row))
     shown = rows[:limit]
@@ -201,4 +240,4 @@ def page_of_messages(
         next_cursor = Cursor(
             segment=getattr(last, "segment", 0), key=getattr(last, "k", None), id=last.pk
         ).encode()
-    return MessagePage(messages=shown, next_cursor=next_cursor, sort=sort)
+    return MessagePage(messages=shown, next_cursor=next_cursor, sort=sort, threads=threads)

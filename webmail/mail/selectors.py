@@ -110,15 +110,18 @@ def sidebar(user: User) -> Sidebar:
 
 
 def folder_messages(
-    folder: Folder, *, sort: Sort = Sort.DATE, cursor: str | None = None, limit: int = 50
+    folder: Folder, *, sort: Sort = Sort.DATE, cursor: str | None = None, limit: int = 50,
+    threads: bool = False,
 ) -> MessagePage:
-    return page_of_messages([folder.pk], sort=sort, cursor=cursor, limit=limit)
+    return page_of_messages([folder.pk], sort=sort, cursor=cursor, limit=limit, threads=threads)
 
 
 def unified_inbox_messages(
-    side: Sidebar, *, sort: Sort = Sort.DATE, cursor: str | None = None, limit: int = 50
+    side: Sidebar, *, sort: Sort = Sort.DATE, cursor: str | None = None, limit: int = 50,
+    threads: bool = False,
 ) -> MessagePage:
-    return page_of_messages([f.pk for f in side.inboxes], sort=sort, cursor=cursor, limit=limit)
+    return page_of_messages([f.pk for f in side.inboxes], sort=sort, cursor=cursor, limit=limit,
+                            threads=threads)
 
 
 def attachments_of(message: Message) -> list[Attachment]:

@@ -44,8 +44,9 @@ def _list_context(
 ) -> dict[str, Any]:
     list_url = reverse("folder", args=[folder.pk]) if folder else reverse("home")
     more_url = None
+    mode = {"threads": "1"} if page.threads else {}
     if page.next_cursor:
-        more_url = f"{list_url}?{urlencode({'sort': page.sort, 'after': page.next_cursor})}"
+        more_url = f"{list_url}?{urlencode({'sort': page.sort, 'after': page.next_cursor, **mode})}"
     return {
         "side": side,
         "folder": folder,
@@ -57,6 +58,8 @@ def _list_context(
         "title_unread": side.unified_unread,
         "is_trash": bool(folder and folder.role in ("trash", "junk")),
         "row_urls": row_urls(),
+        "threads": page.threads,
+        "mode_query": "&threads=1" if page.threads else "",
     }
 
 
@@ -72,9 +75,13 @@ def _with_live_version(request: HttpRequest, context: dict[str, Any]) -> dict[st
 def _page_for(side: selectors.Sidebar, folder: Folder | None, request: HttpRequest) -> MessagePage:
     sort = Sort.parse(request.GET.get("sort"))
     cursor = request.GET.get("after")
+    # Conversations are ordered by their newest message: date order only.
+    threads = request.GET.get("threads") == "1" and sort is Sort.DATE
     if folder is None:
-        return selectors.unified_inbox_messages(side, sort=sort, cursor=cursor, limit=PAGE_SIZE)
-    return selectors.folder_messages(folder, sort=sort, cursor=cursor, limit=PAGE_SIZE)
+        return selectors.unified_inbox_messages(
+            side, sort=sort, cursor=cursor, limit=PAGE_SIZE, threads=threads)
+    return selectors.folder_messages(
+        folder, sort=sort, cursor=cursor, limit=PAGE_SIZE, threads=threads)
 
 
 @login_required
