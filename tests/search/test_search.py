@@ -252,6 +252,8 @@ def test_the_reindex_command_rebuilds_the_index(alice: User, box: dict[str, Mess
     call_command("search_reindex", stdout=out)
     assert f"Indexed {len(box)} message(s)" in out.getvalue()
     call_command("search_reindex", "--message", str(box["budget"].pk), stdout=out)
+    call_command("search_reindex", "--optimize", stdout=out)
+    assert "Optimized" in out.getvalue()
     assert found(alice, box, "budget") == {"budget", "sent"}
 
 

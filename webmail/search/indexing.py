@@ -46,3 +46,14 @@ def reindex_all() -> int:
             where = f"{id_column} >= %s AND {id_column} <= %s"
             cursor.execute(_rows_sql().format(where=where), [batch[0], batch[-1]])
         last, done = batch[-1], done + len(batch)
+
+
+def optimize_index() -> None:
+    """Merge the SQLite FTS5 index into one segment (after a large first sync, or from a
+    nightly job): trigger-fed inserts leave many segments, and each query reads them
+    all. PostgreSQL's GIN index needs nothing here (autovacuum flushes its pending list).
+    """
+    if connection.vendor == "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from webmail.search.indexing import index_message, reindex_all
+from webmail.search.indexing import index_message, optimize_index, reindex_all
 
 
 class Command(BaseCommand):
@@ -20,9 +20,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--message", type=int, help="only this message id")
+        parser.add_argument("--optimize", action="store_true",
+                            help="only merge the SQLite FTS5 index into one segment")
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
+        if options["optimize"]:
+            optimize_index()
+            self.stdout.write(f"Optimized in {time.monotonic() - started:.1f} s.")
+            return
         if options["message"]:
             index_message(options["message"])
             count = 1
