@@ -25,6 +25,7 @@ def compose_settings(settings: Any, tls_ca: TLSFiles) -> Any:
     settings.WEBMAIL_SEND_RETRY_BASE_SECONDS = 0.3
     settings.WEBMAIL_SEND_RETRY_MAX_SECONDS = 1
     settings.WEBMAIL_SMTP_TIMEOUT = 10
+    settings.WEBMAIL_DRAFT_PUSH_DELAY_SECONDS = 0
     return settings
 
 

@@ -149,3 +149,17 @@ def test_a_sent_draft_leaves_imap_drafts(
     assert len(running_dovecot.messages("alice", "Drafts")) == 1
     wait_for_state(send_draft(Draft.objects.get(pk=draft.pk)).pk, OutboxState.SENT)
     wait_for(lambda: not running_dovecot.messages("alice", "Drafts"), what="draft removal")
+
+
+def test_autosaves_close_together_share_one_push_to_imap(
+        imap_account: MailAccount, running_dovecot: DovecotServer, celery_worker: object,
+        settings: object) -> None:
+    settings.WEBMAIL_DRAFT_PUSH_DELAY_SECONDS = 1  # type: ignore[attr-defined]
+    draft = new_draft(owner=imap_account.owner, account=imap_account)
+    for n in range(1, 4):
+        save_draft(draft, subject=f"Version {n}", body_html=f"<p>{n}</p>")
+    wait_for(lambda: Draft.objects.get(pk=draft.pk).remote_version == 3)
+    (copy,) = running_dovecot.messages("alice", "Drafts")
+    assert parse(copy)["Subject"] == "Version 3"
+    # One APPEND: the copy is the folder's first message ever.
+    assert Draft.objects.get(pk=draft.pk).remote_uid == 1

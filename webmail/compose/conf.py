@@ -22,6 +22,8 @@ DEFAULTS: dict[str, float] = {
     # A row claimed for sending longer ago than this belongs to a dead worker.
     "WEBMAIL_SEND_STALE_SECONDS": 10 * 60,
     "WEBMAIL_SMTP_TIMEOUT": 60,
+    # Autosaves within this many seconds share one push of the draft to IMAP Drafts.
+    "WEBMAIL_DRAFT_PUSH_DELAY_SECONDS": 10,
 }
 
 

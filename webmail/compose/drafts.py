@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import MailAccount, Protocol, User
+from webmail.compose import conf
 from webmail.compose.builder import (
     BuiltMessage,
     FilePart,
@@ -25,7 +26,7 @@ from webmail.compose.builder import (
     build_message,
     make_message_id,
 )
-from webmail.compose.headers import HeaderValueError, Mailbox, parse_mailbox
+from webmail.compose.headers import HeaderValueError, Mailbox, parse_mailbox, split_list
 from webmail.compose.identities import default_identity, sender_of
 from webmail.compose.models import Draft, DraftAttachment, Identity
 from webmail.mail import blobs
@@ -85,18 +86,27 @@ def save_draft(draft: Draft, *, push: bool = True, **fields: Any) -> Draft:
     return draft
 
 
+def _push_key(draft_id: int) -> str:
+    return f"compose:draft-push-scheduled:{draft_id}"
+
+
 def _queue_push(draft_id: int) -> None:
+    """At most one push scheduled per draft: autosaves every few seconds of a draft with
+    large attachments must not become an APPEND every few seconds. The push reads the
+    newest version when it runs."""
     from webmail.compose.tasks import push_draft_task
 
-    push_draft_task.delay(draft_id)
+    delay = conf.get("WEBMAIL_DRAFT_PUSH_DELAY_SECONDS")
+    if delay <= 0:
+        push_draft_task.delay(draft_id)
+    elif cache.add(_push_key(draft_id), 1, int(delay) + 60):
+        push_draft_task.apply_async((draft_id,), countdown=delay)
 
 
 def _lenient_mailboxes(text: str) -> list[Mailbox]:
     """A draft keeps what the person typed; only well-formed addresses go in its copy."""
-    from webmail.compose.headers import _split_list
-
     found = []
-    for item in _split_list(text.replace("\r", " ").replace("\n", " ")):
+    for item in split_list(text.replace("\r", " ").replace("\n", " ")):
         try:
             found.append(parse_mailbox(item, field="To"))
         except HeaderValueError:
@@ -161,6 +171,7 @@ def _drafts_remote_name(client: ImapClient, account: MailAccount) -> tuple[Folde
 
 def push_draft(draft_id: int) -> str:
     """Bring the IMAP Drafts copy up to the newest local version."""
+    cache.delete(_push_key(draft_id))  # saves from now on schedule the next push
     if not cache.add(f"compose:draft-push:{draft_id}", 1, PUSH_LOCK_SECONDS):
         return "busy"  # another push runs; it re-checks the version when it ends
     try:

@@ -117,7 +117,7 @@ def clean_address(value: str, *, field: str = "Address") -> str:
     return f"{local}@{_ascii_domain(domain.rstrip('.'))}"
 
 
-def _split_list(text: str) -> list[str]:
+def split_list(text: str) -> list[str]:
     """Split on commas and semicolons outside double quotes and angle brackets."""
     items: list[str] = []
     current: list[str] = []
@@ -158,7 +158,7 @@ def parse_address_list(text: str, *, field: str) -> list[Mailbox]:
     refused rather than split away.
     """
     clean_text(text, field=field, max_length=MAX_RECIPIENTS * (MAX_ADDRESS + MAX_NAME))
-    mailboxes = [parse_mailbox(item, field=field) for item in _split_list(text)]
+    mailboxes = [parse_mailbox(item, field=field) for item in split_list(text)]
     if len(mailboxes) > MAX_RECIPIENTS:
         raise HeaderValueError(field, f"has more than {MAX_RECIPIENTS} addresses.")
     return mailboxes
