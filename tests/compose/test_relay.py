@@ -190,3 +190,29 @@ def test_a_wrong_password_fails_without_retrying(
     row = Outbox.objects.get(pk=row.pk)
     assert row.error_code == 535
     wait_for(lambda: True)
+
+
+def test_implicit_tls_and_starttls_both_relay(
+        alice: object, smtp: SMTPServer, compose_settings: object, db: None) -> None:
+    from tests.compose.conftest import sending_account
+
+    listeners = []
+    for security in ("tls", "starttls"):
+        account = sending_account(alice, smtp, security=security)  # type: ignore[arg-type]
+        row = send_draft(draft_for(account), scheduled_at=timezone.now() + timedelta(hours=1))
+        Outbox.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+        assert relay(row.pk).state == "sent"
+        listeners.append(smtp.accepted[-1].listener)
+    assert listeners == ["tls", "starttls"]
+
+
+def test_an_internationalised_address_is_sent_with_smtputf8(
+        account: MailAccount, smtp: SMTPServer, db: None) -> None:
+    row = send_draft(draft_for(account, to="José <josé@example.net>"),
+                     scheduled_at=timezone.now() + timedelta(hours=1))
+    Outbox.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert relay(row.pk).state == "sent"
+    (accepted,) = smtp.accepted
+    assert accepted.smtputf8
+    assert accepted.rcpt_tos == ("josé@example.net",)
+    assert "To: José <josé@example.net>".encode() in accepted.data  # raw UTF-8 header
