@@ -17,7 +17,7 @@ from django.db import transaction
 
 from webmail.compose import outbox
 from webmail.compose.endpoints import server_files_sent_mail, smtp_endpoint
-from webmail.compose.models import Outbox, SentCopy, SentCopyState
+from webmail.compose.models import Outbox, OutboxState, SentCopy, SentCopyState
 from webmail.mail import blobs
 from webmail.protocols.errors import ProtocolError
 from webmail.protocols.smtp import SmtpClient
@@ -50,6 +50,12 @@ def relay(outbox_id: int) -> RelayOutcome:
     """Claim the row and try once. Safe to call twice: only one claim wins."""
     token = outbox.claim(outbox_id)
     if token is None:
+        early = Outbox.objects.filter(pk=outbox_id, state=OutboxState.QUEUED).values_list(
+            "next_attempt_at", flat=True).first()
+        if early is not None:
+            # Woken before its time (clock skew between hosts, or the time moved on by a
+            # retry): come back then rather than wait for beat's next pass.
+            outbox.enqueue_if_soon(outbox_id, early)
         return RelayOutcome("skipped", "not due, or claimed by another worker")
     row = Outbox.objects.select_related("account", "identity").get(pk=outbox_id)
     try:
