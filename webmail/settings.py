@@ -244,6 +244,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "ping": {"task": "webmail.tasks.ping", "schedule": crontab(minute="*/5")},
     "poll-due-accounts": {"task": "webmail.sync.tasks.poll_due_accounts", "schedule": 60.0},
+    # Scheduled sends and far retries wait in the database, not in long Celery ETAs.
+    "dispatch-due-outbox": {"task": "webmail.compose.tasks.dispatch_due", "schedule": 15.0},
     # Fallback for queued upstream operations (actions queue their own replay at once).
     "replay-due-operations": {
         "task": "webmail.sync.tasks_operations.replay_due_operations", "schedule": 60.0},

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from accounts.hosts import check_host_allowed
 from webmail.compose import outbox
 from webmail.compose.endpoints import server_files_sent_mail, smtp_endpoint
 from webmail.compose.models import Outbox, OutboxState, SentCopy, SentCopyState
@@ -71,6 +72,7 @@ def relay(outbox_id: int) -> RelayOutcome:
         return RelayOutcome("failed", detail)
     in_transaction = False
     try:
+        check_host_allowed(endpoint.host, endpoint.port, timeout=endpoint.timeout)
         with SmtpClient(endpoint, local_hostname=local_hostname()) as client:
             if not outbox.enter_transaction(outbox_id, token):
                 return RelayOutcome("skipped", "the claim was taken back")
