@@ -27,10 +27,10 @@ from typing import Any
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     CharField,
-    Count,
     Exists,
     Expression,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -153,8 +153,10 @@ def _conversations(qs: QuerySet[Message], segment: int) -> QuerySet[Message]:
         newer = Q(date__gt=OuterRef("date")) | Q(date=OuterRef("date"), id__gt=OuterRef("id"))
     else:  # undated rows come after every dated one
         newer = Q(date__isnull=False) | Q(id__gt=OuterRef("id"))
-    size = same_thread.values("thread_key").annotate(n=Count("id")).values("n")
-    return qs.filter(~Exists(same_thread.filter(newer))).annotate(thread_size=Subquery(size))
+    # COUNT as a plain function: no GROUP BY, so the count is an index range scan too.
+    size = same_thread.annotate(n=Func(F("id"), function="COUNT")).values("n")[:1]
+    return qs.filter(~Exists(same_thread.filter(newer))).annotate(
+        thread_size=Subquery(size, output_field=IntegerField()))
 
 
 def _segment_query(

@@ -148,6 +148,9 @@ class Message(models.Model):
                 name="message_folder_subject",
             ),
             models.Index(fields=["folder", "-size", "-id"], name="message_folder_size"),
+            # Conversation view: a message's newer thread-mates and the thread's size.
+            models.Index(fields=["folder", "thread_key", "date", "id"],
+                         name="message_folder_thread"),
         ]
 
     def __str__(self) -> str:
