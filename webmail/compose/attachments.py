@@ -23,7 +23,7 @@ def _megabytes(size: float) -> str:
 def add_upload(draft: Draft, upload: UploadedFile) -> DraftAttachment:
     """Store one uploaded file; the limit is per message (all files together), as the
     receiving servers count it."""
-    limit = conf.get("WEBMAIL_MAX_ATTACHMENT_BYTES")
+    limit = conf.max_attachment_bytes()
     used = DraftAttachment.objects.filter(draft=draft).aggregate(total=Sum("size"))["total"]
     size = upload.size or 0
     name = (upload.name or "attachment")[:255]

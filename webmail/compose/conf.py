@@ -29,3 +29,11 @@ DEFAULTS: dict[str, float] = {
 
 def get(name: str) -> float:
     return float(getattr(settings, name, DEFAULTS[name]))
+
+
+def max_attachment_bytes() -> int:
+    """The stricter of the operator's setting and the admin's per-person upload limit."""
+    from accounts.models import SiteSettings
+
+    site_limit = SiteSettings.current().max_upload_bytes or float("inf")
+    return int(min(get("WEBMAIL_MAX_ATTACHMENT_BYTES"), site_limit))

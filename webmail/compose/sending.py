@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.utils import timezone
+
+from accounts.models import SiteSettings
 from webmail.compose import outbox
 from webmail.compose.builder import build_message
 from webmail.compose.drafts import outgoing_of
@@ -19,6 +22,15 @@ def send_draft(draft: Draft, *, scheduled_at: datetime | None = None,
                undo_seconds: float | None = None) -> Outbox:
     if draft.state != DraftState.OPEN:
         raise SendError("This message is already in the outbox.")
+    limit = SiteSettings.current().max_sends_per_hour
+    recent = Outbox.objects.filter(
+        owner=draft.owner, created_at__gte=timezone.now() - timedelta(hours=1)
+    ).count()
+    if recent >= limit:
+        raise SendError(
+            f"You have sent {recent} messages in the last hour, the most allowed here. "
+            "Try again later."
+        )
     try:
         to = parse_address_list(draft.to, field="To")
         cc = parse_address_list(draft.cc, field="Cc")

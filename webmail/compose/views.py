@@ -40,7 +40,7 @@ def _editor(request: HttpRequest, draft: Draft, form: DraftForm | None = None,
         "plain_text": draft.plain_text})
     return render(request, "compose/draft.html", {
         "draft": draft, "form": form, "attachments": draft.attachments.all(),
-        "max_bytes": int(conf.get("WEBMAIL_MAX_ATTACHMENT_BYTES")),
+        "max_bytes": conf.max_attachment_bytes(),
         "undo_seconds": int(conf.get("WEBMAIL_UNDO_SECONDS")),
     }, status=status)
 
@@ -138,7 +138,7 @@ def attachment_upload(request: HttpRequest, draft_id: int) -> HttpResponse:
             errors.append(str(exc))
     return render(request, "compose/partials/attachments.html", {
         "draft": draft, "attachments": draft.attachments.all(), "errors": errors,
-        "max_bytes": int(conf.get("WEBMAIL_MAX_ATTACHMENT_BYTES")),
+        "max_bytes": conf.max_attachment_bytes(),
     }, status=413 if errors else 200)
 
 
@@ -149,7 +149,7 @@ def attachment_delete(request: HttpRequest, draft_id: int, attachment_id: int) -
     get_draft_attachment_for_user(person(request), draft.pk, attachment_id).delete()
     return render(request, "compose/partials/attachments.html", {
         "draft": draft, "attachments": draft.attachments.all(), "errors": [],
-        "max_bytes": int(conf.get("WEBMAIL_MAX_ATTACHMENT_BYTES")),
+        "max_bytes": conf.max_attachment_bytes(),
     })
 
 
