@@ -42,7 +42,9 @@ def test_sending_stops_at_the_hourly_limit(alice: User) -> None:
     assert send_draft(draft).pk
 
 
-def test_the_upload_limit_is_the_stricter_of_setting_and_site(alice: User, settings: object) -> None:
+def test_the_upload_limit_is_the_stricter_of_setting_and_site(
+    alice: User, settings: object
+) -> None:
     settings.WEBMAIL_MAX_ATTACHMENT_BYTES = 10_000_000  # type: ignore[attr-defined]
     site = SiteSettings.current()
     site.max_upload_bytes = 1_000
