@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from accounts.models import MailAccount, User
 from tests.protocols.test_imap import make_message
 from tests.servers.dovecot import DovecotServer
 from webmail.mail import blobs
-from webmail.mail.models import BodyState, Folder, Message
+from webmail.mail.models import (
+    BodyState,
+    Folder,
+    Message,
+    OperationKind,
+    OperationState,
+    UpstreamOperation,
+)
 from webmail.protocols.imap import ImapClient
 from webmail.sync import lease
 from webmail.sync.connect import imap_client_for, imap_endpoint_for
@@ -197,3 +207,73 @@ def test_the_quota_is_stored_on_the_account(
     assert quota["limit"] == 100 * 1024 * 1024
     assert quota["used"] >= 40_000
 
+
+
+def later_operation(account: MailAccount, folder: Folder) -> UpstreamOperation:
+    """A queued operation on `folder` whose retry is not due (the replay leaves it)."""
+    return UpstreamOperation.objects.create(
+        account=account, kind=OperationKind.CREATE_FOLDER,
+        arguments={"folder_id": folder.pk, "folder_name": folder.name,
+                   "folder": folder.remote_name},
+        attempts=1, next_attempt_at=timezone.now() + timedelta(hours=1))
+
+
+def test_a_folder_gone_upstream_stays_while_an_operation_on_it_is_pending(
+    account: MailAccount, dovecot: DovecotServer
+) -> None:
+    dovecot.deliver("alice", make_message("kept"), folder="Pending")
+    run_sync(account)
+    folder = Folder.objects.get(account=account, name="Pending")
+    operation = later_operation(account, folder)
+    other = other_client(account)
+    other.delete_folder("Pending")
+    other.logout()
+    run_sync(account)
+    assert Folder.objects.filter(pk=folder.pk).exists()
+    operation.refresh_from_db()
+    assert operation.state == OperationState.PENDING
+
+
+def test_a_rebuild_keeps_pending_operations_and_reports_progress(
+    account: MailAccount, dovecot: DovecotServer
+) -> None:
+    dovecot.deliver_many("alice", [make_message("old")], folder="Work")
+    run_sync(account)
+    folder = Folder.objects.get(account=account, name="Work")
+    operation = later_operation(account, folder)
+    other = other_client(account)
+    other.delete_folder("Work")
+    other.logout()
+    dovecot.deliver_many("alice", [make_message("new 1"), make_message("new 2")], folder="Work")
+    run_sync(account)
+    operation.refresh_from_db()
+    assert operation.state == OperationState.PENDING
+    folder.refresh_from_db()
+    assert [m.subject for m in Message.objects.filter(folder=folder).order_by("uid")] == [
+        "new 1", "new 2"]
+    assert folder.sync_progress["phase"] == "bodies"
+    assert folder.sync_progress["done"] == folder.sync_progress["total"] == 2
+    assert folder.sync_progress["rate"] > 0
+
+
+def test_a_sync_keeps_local_flags_that_a_pending_operation_still_has_to_send(
+    account: MailAccount, dovecot: DovecotServer
+) -> None:
+    dovecot.deliver_many("alice", [make_message("a"), make_message("b")])
+    run_sync(account)
+    inbox = Folder.objects.get(account=account, name="INBOX")
+    mine = Message.objects.get(folder=inbox, subject="a")
+    Message.objects.filter(pk=mine.pk).update(is_flagged=True)  # the person's action
+    UpstreamOperation.objects.create(
+        account=account, kind=OperationKind.SET_FLAGS,
+        arguments={**{"folder_id": inbox.pk, "folder": "INBOX"}, "add": ["\\Flagged"],
+                   "messages": [{"id": mine.pk, "uid": mine.uid, "mid": mine.message_id}]},
+        attempts=1, next_attempt_at=timezone.now() + timedelta(hours=1))
+    other = other_client(account)
+    other.select("INBOX")
+    other.set_flags([1, 2], add=["\\Seen"])  # another client changes both
+    other.logout()
+    run_sync(account)
+    mine.refresh_from_db()
+    assert mine.is_flagged and not mine.is_seen  # untouched until the replay sends it
+    assert Message.objects.get(folder=inbox, subject="b").is_seen

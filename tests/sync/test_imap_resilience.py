@@ -52,8 +52,12 @@ def sync_command(account: MailAccount) -> subprocess.Popen[bytes]:
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def leftover_workers(data_dir: str) -> list[int]:
-    """Pool processes of a sync with this data directory that are still alive."""
+def _parent(entry: Path) -> int:
+    return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def leftover_workers(data_dir: str, killed: int) -> list[tuple[int, int, bytes]]:
+    """Pool processes the killed sync left alive (its children, or orphans now)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -64,7 +68,9 @@ def leftover_workers(data_dir: str) -> list[int]:
         except OSError:
             continue
         if b"multiprocessing" in cmdline and f"WEBMAIL_DATA_DIR={data_dir}".encode() in environ:
-            found.append(int(entry.name))
+            parent = _parent(entry)
+            if parent in (killed, 1):
+                found.append((int(entry.name), parent, cmdline[:120]))
     return found
 
 
@@ -96,9 +102,10 @@ def test_a_sync_killed_mid_bodies_and_run_again_equals_the_server(
     full = Message.objects.filter(account=account, body_state=BodyState.FULL).count()
     assert 200 <= full < total  # killed in the middle of the bodies
     deadline = time.monotonic() + 5
-    while leftover_workers(os.environ["WEBMAIL_DATA_DIR"]) and time.monotonic() < deadline:
+    data_dir = os.environ["WEBMAIL_DATA_DIR"]
+    while leftover_workers(data_dir, process.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert leftover_workers(os.environ["WEBMAIL_DATA_DIR"]) == []  # the pool died with it
+    assert leftover_workers(data_dir, process.pid) == []  # the pool died with it
 
     expire_lease(account)
     again = sync_command(account)

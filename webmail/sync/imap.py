@@ -33,7 +33,7 @@ from webmail.protocols.imap import FolderStatus, HeaderRecord, ImapClient
 from webmail.sync import imap_store as store
 from webmail.sync.connect import imap_client_for
 from webmail.sync.folders import sync_folder_list
-from webmail.sync.imap_prepare import Prepared, parse_headers, prepare
+from webmail.sync.imap_prepare import Prepared, parse_headers, prepare, release_memory
 from webmail.sync.imap_session import LeaseLost, Progress, Session
 from webmail.sync.quota import refresh_quota
 from webmail.sync.stats import SyncStats
@@ -234,6 +234,7 @@ def sync_folder_bodies(session: Session, folder: Folder, stats: SyncStats,
         if waiting is not None:
             progress.advance(folder, _store_bodies(waiting, stats))
             session.renew()
+            release_memory()
         waiting = fetched
     if waiting is not None:
         progress.advance(folder, _store_bodies(waiting, stats))

@@ -18,7 +18,15 @@ from django.utils import timezone
 from accounts.models import MailAccount
 from webmail.mail import blobs
 from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields
-from webmail.mail.models import Attachment, Blob, BodyState, Folder, Message
+from webmail.mail.models import (
+    Attachment,
+    Blob,
+    BodyState,
+    Folder,
+    Message,
+    OperationState,
+    UpstreamOperation,
+)
 from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.imap import FlagRecord, HeaderRecord
 from webmail.sync.imap_prepare import Prepared
@@ -172,8 +180,25 @@ def mark_failed(pks: Sequence[int]) -> None:
         body_state=BodyState.FAILED)
 
 
+def messages_with_pending_operations(account: MailAccount) -> set[int]:
+    """Local messages a queued operation still has to carry upstream (see mail.actions:
+    arguments["messages"] = [{"id": pk, ...}]). Their local flags are the person's newer
+    intent: a sync must not put the server's older flags back before the replay."""
+    ids: set[int] = set()
+    pending = UpstreamOperation.objects.filter(account=account, state=OperationState.PENDING)
+    for arguments in pending.values_list("arguments", flat=True):
+        refs = arguments.get("messages") if isinstance(arguments, dict) else None
+        for ref in refs if isinstance(refs, list) else []:
+            if isinstance(ref, dict) and isinstance(ref.get("id"), int):
+                ids.add(ref["id"])
+    return ids
+
+
 def apply_flags(folder: Folder, uidvalidity: int, records: Sequence[FlagRecord]) -> int:
     """Bring local flags to the server's; returns how many messages changed."""
+    if not records:
+        return 0
+    protected = messages_with_pending_operations(folder.account)
     changed = 0
     for start in range(0, len(records), IN_CHUNK):
         chunk = {r.uid: r for r in records[start:start + IN_CHUNK]}
@@ -181,6 +206,8 @@ def apply_flags(folder: Folder, uidvalidity: int, records: Sequence[FlagRecord])
                                       uid__in=list(chunk)).only("pk", "uid", *FLAG_FIELDS)
         updates = []
         for message in rows:
+            if message.pk in protected:
+                continue
             record = chunk[int(message.uid or 0)]
             wanted = flag_columns(record.flags)
             if record.modseq is not None:
