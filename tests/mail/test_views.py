@@ -417,3 +417,11 @@ def test_the_conversation_view_shows_threads_with_their_size(
     assert 'class="thread-size"' in page and ">2</span>" in page
     assert "threads=1" in _next_url(page)  # type: ignore[operator]
     assert page.count('draggable="true"') == 50
+
+
+def test_the_sort_links_name_their_sort(alice_client: Client, inbox: Folder) -> None:
+    page = alice_client.get(reverse("folder", args=[inbox.pk]), {"sort": "sender"})
+    text = page.content.decode()
+    for label in ("Date", "Sender", "Subject", "Size"):
+        assert f">{label}</a>" in text
+    assert 'aria-current="true" class="current">Sender</a>' in text

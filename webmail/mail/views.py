@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from webmail.mail import selectors
@@ -29,6 +30,12 @@ from webmail.mail.views_common import (
 )
 
 PAGE_SIZE = 50
+SORT_LABELS = [
+    (Sort.DATE, gettext_lazy("Date")),
+    (Sort.SENDER, gettext_lazy("Sender")),
+    (Sort.SUBJECT, gettext_lazy("Subject")),
+    (Sort.SIZE, gettext_lazy("Size")),
+]
 LIST_FRAGMENTS = {
     "list-pane": "mail/partials/message_list.html",
     "more-rows": "mail/partials/message_rows.html",
@@ -52,7 +59,7 @@ def _list_context(
         "folder": folder,
         "page": page,
         "sort": page.sort,
-        "sorts": list(Sort),
+        "sorts": SORT_LABELS,
         "list_url": list_url,
         "more_url": more_url,
         "title_unread": side.unified_unread,
