@@ -206,3 +206,15 @@ def test_shift_click_selects_a_range_and_select_all_acts_on_everything(
     replay(account)
     assert len(running_dovecot.messages("alice", "INBOX")) == 4
     assert running_dovecot.messages("alice", "Trash") == []
+
+
+def test_r_starts_a_reply_draft(
+    page: Any, live_server: Any, synced: tuple[User, MailAccount]
+) -> None:
+    person, _ = synced
+    log_in(page, live_server.url, person.username, DEFAULT_PASSWORD)
+    row(page, "Third thing").locator("a.open").click()
+    page.wait_for_selector("#reader h1:has-text('Third thing')")
+    page.keyboard.press("r")
+    page.wait_for_url("**/compose/draft/**")
+    assert "Third thing" in page.content()

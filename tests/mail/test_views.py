@@ -425,3 +425,12 @@ def test_the_sort_links_name_their_sort(alice_client: Client, inbox: Folder) -> 
     for label in ("Date", "Sender", "Subject", "Size"):
         assert f">{label}</a>" in text
     assert 'aria-current="true" class="current">Sender</a>' in text
+
+
+def test_reply_buttons_start_a_draft_in_compose(alice_client: Client, inbox: Folder) -> None:
+    message = make_message(inbox)
+    page = alice_client.get(reverse("message", args=[message.pk])).content.decode()
+    action = reverse("compose_reply", args=[message.pk])
+    assert f'<form id="reply-form" method="post" action="{action}">' in page
+    for kind in ("reply", "reply_all", "forward"):
+        assert f'form="reply-form" name="kind" value="{kind}"' in page
