@@ -101,13 +101,17 @@ class Workers:
         if self._pool is not None:
             return self._pool
         cpus = os.cpu_count() or 1
-        if cpus < 2 or count < PARALLEL_FROM:
+        # A daemonic process (some worker pools) may not start children: parse inline.
+        if cpus < 2 or count < PARALLEL_FROM or multiprocessing.current_process().daemon:
             return self._inline
-        self._pool = ProcessPoolExecutor(
-            max_workers=min(cpus, 4),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_die_with_parent,
-        )
+        try:
+            self._pool = ProcessPoolExecutor(
+                max_workers=min(cpus, 4),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_die_with_parent,
+            )
+        except (OSError, AssertionError, ValueError):
+            return self._inline
         return self._pool
 
     def close(self) -> None:
