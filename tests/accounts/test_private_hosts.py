@@ -50,3 +50,14 @@ def test_a_worker_does_not_connect_to_a_private_host_either(
     settings.WEBMAIL_ALLOW_PRIVATE_HOSTS = False
     with pytest.raises(HostNotAllowed):
         pop3_client_for(account)
+
+
+def test_no_imap_connection_to_a_private_host_either(
+    alice: User, running_dovecot: DovecotServer, settings: SettingsWrapper
+) -> None:
+    from webmail.sync.connect import imap_client_for
+
+    account = make_account(alice, incoming_port=running_dovecot.ports.imap)
+    settings.WEBMAIL_ALLOW_PRIVATE_HOSTS = False
+    with pytest.raises(HostNotAllowed):
+        imap_client_for(account)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from accounts.hosts import check_host_allowed
 from accounts.models import MailAccount
 from webmail.protocols.imap import ImapClient
 from webmail.protocols.tls import ServerEndpoint
@@ -33,4 +34,6 @@ def imap_endpoint_for(account: MailAccount, *, timeout: float = IMAP_TIMEOUT_SEC
 
 def imap_client_for(account: MailAccount) -> ImapClient:
     """A connected, logged-in IMAP client (CONDSTORE/QRESYNC enabled when offered)."""
-    return ImapClient.connect(imap_endpoint_for(account))
+    endpoint = imap_endpoint_for(account)
+    check_host_allowed(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+    return ImapClient.connect(endpoint)
