@@ -220,6 +220,9 @@ _ADDR_FALLBACK_RE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w.-]+")
 
 def message_ids(value: str) -> list[str]:
     """Message-IDs in a header, without angle brackets (a bare one is accepted too)."""
+    # Raw 8-bit bytes arrive as surrogate escapes, which no database stores: read them
+    # as UTF-8 (RFC 6532 allows UTF-8 here), anything else as replacement characters.
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     found: list[str] = _MSGID_RE.findall(value)
     stripped = value.strip()
     if not found and stripped and " " not in stripped and len(stripped) <= 250:
