@@ -4,7 +4,8 @@
   var root = document.documentElement;
   try {
     var stored = window.localStorage.getItem("theme");
-    if (stored === "dark" || stored === "light") {
+    // A theme chosen in Settings (set on <html> by the server) wins over this browser's switch.
+    if (!root.hasAttribute("data-theme-pref") && (stored === "dark" || stored === "light")) {
       root.setAttribute("data-theme", stored);
     }
   } catch (e) { /* storage blocked: follow the system setting */ }

@@ -18,7 +18,7 @@ from accounts.models import User
 from tests.conftest import make_account
 from webmail.compose.models import Draft, DraftAttachment, Outbox
 from webmail.mail import blobs
-from webmail.mail.models import Attachment, Folder, Message
+from webmail.mail.models import Attachment, Folder, Label, Message
 
 ALICE_SECRET = "alice-only-subject-7Q"
 RAW = (
@@ -64,12 +64,15 @@ def _alice_world(alice: User) -> dict[str, list[int]]:
         envelope_from="alice@example.test", recipients=["x@example.test"],
         blob=blobs.put(RAW), next_attempt_at=timezone.now(),
     )
+    label = Label.objects.create(owner=alice, name=ALICE_SECRET, keyword="secret")
+    message.keywords = [label.keyword]
+    message.save(update_fields=["keywords"])
     every = [account.pk, folder.pk, message.pk, attachment.pk, draft.pk, draft_attachment.pk,
-             outbox.pk]
+             outbox.pk, label.pk]
     return {
         "account_id": [account.pk], "folder_id": [folder.pk], "message_id": [message.pk],
         "attachment_id": [attachment.pk, draft_attachment.pk], "draft_id": [draft.pk],
-        "outbox_id": [outbox.pk], "*": every,
+        "outbox_id": [outbox.pk], "label_id": [label.pk], "*": every,
     }
 
 
@@ -116,3 +119,5 @@ def test_no_url_shows_or_changes_another_persons_things(who: str, alice: User) -
     assert Message.objects.filter(subject=ALICE_SECRET, folder__role="inbox").count() == 1
     assert Draft.objects.filter(owner=alice).count() == 1
     assert Outbox.objects.filter(owner=alice).count() == 1
+    assert Label.objects.filter(owner=alice, name=ALICE_SECRET).count() == 1
+    assert Message.objects.get(subject=ALICE_SECRET, folder__role="inbox").keywords == ["secret"]

@@ -30,6 +30,7 @@ from webmail.mail.models import (
     Attachment,
     Folder,
     FolderRole,
+    Label,
     Message,
     OperationKind,
     UpstreamOperation,
@@ -81,6 +82,39 @@ def _set_flag(messages: Iterable[Message], *, column: str, flag: str, value: boo
         if column == "is_seen":
             _refresh_counts({m.folder_id for m in rows})
         return len(rows)
+
+
+# -- labels (IMAP keywords; see webmail.mail.labels) ---------------------------------------
+def add_label(*, messages: Iterable[Message], label: Label) -> int:
+    return _set_keyword(messages, keyword=label.keyword, value=True)
+
+
+def remove_label(*, messages: Iterable[Message], label: Label) -> int:
+    return _set_keyword(messages, keyword=label.keyword, value=False)
+
+
+def _set_keyword(messages: Iterable[Message], *, keyword: str, value: bool) -> int:
+    """Add or remove one keyword in Message.keywords; IMAP folders queue a STORE of it
+    (POP3 and local-only folders keep it here only). Returns how many changed."""
+    with transaction.atomic():
+        changed: list[Message] = []
+        for message in _load(messages):
+            has = any(k.lower() == keyword.lower() for k in message.keywords)
+            if has == value:
+                continue
+            message.keywords = (sorted([*message.keywords, keyword]) if value else
+                                [k for k in message.keywords if k.lower() != keyword.lower()])
+            Message.objects.filter(pk=message.pk).update(keywords=message.keywords)
+            changed.append(message)
+        for folder, group in _by_folder(changed).items():
+            if _is_remote(folder):
+                _record(folder.account, OperationKind.SET_FLAGS, {
+                    **_folder_args(folder),
+                    "messages": [_ref(m) for m in group],
+                    "add": [keyword] if value else [],
+                    "remove": [] if value else [keyword],
+                })
+        return len(changed)
 
 
 # -- moving, copying, deleting ------------------------------------------------------------

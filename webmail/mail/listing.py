@@ -47,7 +47,7 @@ from webmail.mail.models import Message
 LIST_FIELDS = (
     "id", "account_id", "folder_id", "subject", "from_name", "from_address", "snippet",
     "date", "size", "is_seen", "is_flagged", "is_answered", "has_attachments", "thread_key",
-    "body_state",
+    "body_state", "keywords",
 )  # fmt: skip
 MAX_LIMIT = 200
 

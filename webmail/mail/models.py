@@ -252,3 +252,64 @@ class IdleLease(models.Model):
     )
     owner = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+
+
+class LabelColour(models.TextChoices):
+    """A fixed palette: each value is a CSS class (label-<value>); no inline styles."""
+
+    GREY = "grey", "Grey"
+    RED = "red", "Red"
+    ORANGE = "orange", "Orange"
+    YELLOW = "yellow", "Yellow"
+    GREEN = "green", "Green"
+    TEAL = "teal", "Teal"
+    BLUE = "blue", "Blue"
+    PURPLE = "purple", "Purple"
+    PINK = "pink", "Pink"
+
+
+class Label(models.Model):
+    """A person's label: a name and colour for one IMAP keyword (webmail.mail.labels).
+
+    Which messages carry it is Message.keywords, the same list the IMAP sync fills
+    from the server's flags, so a label set in another client shows here and ours
+    reach the server as the keyword. POP3 and local folders keep keywords only here.
+    """
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=100)
+    colour = models.CharField(max_length=10, choices=LabelColour.choices,
+                              default=LabelColour.BLUE)
+    # Fixed at creation: renaming a label must not orphan the keyword on the server.
+    keyword = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["owner_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="label_unique_name"),
+            models.UniqueConstraint(fields=["owner", "keyword"], name="label_unique_keyword"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Preferences(models.Model):
+    """Personal settings (webmail.mail.preferences); a missing row means the defaults."""
+
+    THEMES = [("system", "System"), ("light", "Light"), ("dark", "Dark")]
+    DENSITIES = [("comfortable", "Comfortable"), ("compact", "Compact")]
+    PAGE_SIZES = [(25, "25"), (50, "50"), (100, "100")]
+    REMOTE_IMAGES = [("never", "Never"), ("ask", "Ask"), ("always", "Always")]
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE,
+                                related_name="mail_preferences")
+    theme = models.CharField(max_length=10, choices=THEMES, default="system")
+    density = models.CharField(max_length=12, choices=DENSITIES, default="comfortable")
+    page_size = models.PositiveSmallIntegerField(choices=PAGE_SIZES, default=50)
+    remote_images = models.CharField(max_length=6, choices=REMOTE_IMAGES, default="ask")
+    # Lower-cased sender addresses whose remote images always load ("always from this sender").
+    image_senders = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"

@@ -18,7 +18,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from webmail.mail import selectors
+from webmail.mail import preferences, selectors
 from webmail.mail.access import get_folder_for_user, get_message_for_user
 from webmail.mail.listing import MessagePage, Sort
 from webmail.mail.models import Folder, Message
@@ -84,11 +84,13 @@ def _page_for(side: selectors.Sidebar, folder: Folder | None, request: HttpReque
     cursor = request.GET.get("after")
     # Conversations are ordered by their newest message: date order only.
     threads = request.GET.get("threads") == "1" and sort is Sort.DATE
+    size = preferences.for_request(request).page_size if request.user.is_authenticated \
+        else PAGE_SIZE
     if folder is None:
         return selectors.unified_inbox_messages(
-            side, sort=sort, cursor=cursor, limit=PAGE_SIZE, threads=threads)
+            side, sort=sort, cursor=cursor, limit=size, threads=threads)
     return selectors.folder_messages(
-        folder, sort=sort, cursor=cursor, limit=PAGE_SIZE, threads=threads)
+        folder, sort=sort, cursor=cursor, limit=size, threads=threads)
 
 
 @login_required

@@ -21,7 +21,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from accounts.models import User
-from webmail.mail import blobs, body, proxy
+from webmail.mail import blobs, body, preferences, proxy
 from webmail.mail.access import get_attachment_for_user, get_message_for_user
 from webmail.mail.models import Attachment, Message
 from webmail.parsing.mime import get_part
@@ -67,7 +67,10 @@ def message_body(request: HttpRequest, message_id: int) -> HttpResponse:
     parsed = body.load_parsed(message)
     if parsed is None:
         raise Http404("The body of this message is not stored.")
-    allow_remote = request.GET.get("images") == "1"
+    owner = message.account.owner
+    policy = preferences.for_user(owner).remote_images
+    allow_remote = preferences.allows_remote_images(owner, message) or (
+        policy != "never" and request.GET.get("images") == "1")
     rendered = body.render_body(message, parsed, allow_remote=allow_remote)
     token = body.frame_token(int(message.account.owner_id), message.pk)
     show_images = reverse("message_body", args=[message.pk])
@@ -76,7 +79,11 @@ def message_body(request: HttpRequest, message_id: int) -> HttpResponse:
         "parsed": parsed,
         "body": rendered,
         "remote_blocked": rendered.has_remote_content and not allow_remote,
+        "images_never": policy == "never",
         "show_images_url": f"{show_images}?{urlencode({'images': '1', 't': token})}",
+        "trust_sender_url": (
+            f"{reverse('trust_images', args=[message.pk])}?{urlencode({'t': token})}"
+            if message.from_address else ""),
     }
     response = render(request, "mail/body_frame.html", context)
     response["Content-Security-Policy"] = _frame_csp(request)
