@@ -152,3 +152,37 @@ def test_a_label_added_locally_reaches_dovecot_as_a_keyword_after_replay(
     actions.remove_label(messages=[first], label=label)
     replay()
     assert running_dovecot.flags("alice") == [set(), set()]
+
+
+def test_a_label_the_server_refuses_stays_local_and_survives_a_sync(
+        imap_account: MailAccount, running_dovecot: DovecotServer) -> None:
+    from tests.sync.test_imap import run_sync
+
+    running_dovecot.deliver_many("alice", [raw_message(1), raw_message(2)])
+    mirror(imap_account, running_dovecot)
+    first, second = Message.objects.filter(account=imap_account).order_by("uid")
+    # Longer than Dovecot's mail_max_keyword_length: it answers NO [CANNOT].
+    label = Label.objects.create(owner=imap_account.owner, name="Long", keyword="k" * 60)
+    actions.add_label(messages=[first], label=label)
+    actions.flag(messages=[first])
+    replay_operations(imap_account.pk, client_factory=client_factory_for(running_dovecot),
+                      force=True)
+
+    assert running_dovecot.flags("alice") == [{"\\Flagged"}, set()]
+    inbox = Folder.objects.get(account=imap_account, name="INBOX")
+    assert inbox.local_keywords == ["k" * 60]
+    operation = UpstreamOperation.objects.filter(account=imap_account).first()
+    assert operation is not None and operation.state == OperationState.DONE
+    assert "stays here only" in operation.last_error
+
+    run_sync(imap_account, client_factory=client_factory_for(running_dovecot))
+    with running_dovecot.imap("alice") as conn:  # a change made in another client
+        conn.select("INBOX")
+        conn.uid("STORE", str(first.uid), "+FLAGS", "(\\Seen)")
+    run_sync(imap_account, client_factory=client_factory_for(running_dovecot))
+    first.refresh_from_db()
+    assert first.is_seen and first.keywords == ["k" * 60]
+
+    assert actions.add_label(messages=[second], label=label) == 1
+    assert not UpstreamOperation.objects.filter(
+        account=imap_account, state=OperationState.PENDING).exists()

@@ -107,7 +107,8 @@ def _set_keyword(messages: Iterable[Message], *, keyword: str, value: bool) -> i
             Message.objects.filter(pk=message.pk).update(keywords=message.keywords)
             changed.append(message)
         for folder, group in _by_folder(changed).items():
-            if _is_remote(folder):
+            local = {k.lower() for k in folder.local_keywords}
+            if _is_remote(folder) and keyword.lower() not in local:
                 _record(folder.account, OperationKind.SET_FLAGS, {
                     **_folder_args(folder),
                     "messages": [_ref(m) for m in group],

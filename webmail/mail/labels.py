@@ -52,7 +52,8 @@ def get_label_for_user(user: object, label_id: int) -> Label:
 def keyword_for(name: str) -> str:
     """An IMAP keyword spelled from the label's name ("Büro 2026" -> "buro_2026")."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    keyword = _NOT_KEYWORD.sub("_", ascii_name.lower()).strip("_.-")[:60]
+    # 40 + "_NNN" stays inside Dovecot's default mail_max_keyword_length (50).
+    keyword = _NOT_KEYWORD.sub("_", ascii_name.lower()).strip("_.-")[:40].strip("_.-")
     return keyword or "label"
 
 

@@ -57,6 +57,9 @@ class Folder(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     # {"phase": "headers"|"bodies"|"idle", "done": n, "total": n, "rate": msgs/s, "error": ""}
     sync_progress = models.JSONField(default=dict, blank=True)
+    # Keywords (labels) the server refused to store in this folder: they stay on our
+    # messages only, and a sync leaves them alone (webmail.mail.labels).
+    local_keywords = models.JSONField(default=list, blank=True)
 
     # Kept by the store's write paths, so the folder list needs no COUNT(*).
     total_count = models.PositiveIntegerField(default=0)

@@ -199,6 +199,10 @@ def apply_flags(folder: Folder, uidvalidity: int, records: Sequence[FlagRecord])
     if not records:
         return 0
     protected = messages_with_pending_operations(folder.account)
+    # Labels the server refused here live only in our store: the server's flags never
+    # carry them, so they are kept rather than read as removed.
+    local_only = {k.lower() for k in Folder.objects.filter(pk=folder.pk).values_list(
+        "local_keywords", flat=True).first() or []}
     changed = 0
     for start in range(0, len(records), IN_CHUNK):
         chunk = {r.uid: r for r in records[start:start + IN_CHUNK]}
@@ -210,6 +214,9 @@ def apply_flags(folder: Folder, uidvalidity: int, records: Sequence[FlagRecord])
                 continue
             record = chunk[int(message.uid or 0)]
             wanted = flag_columns(record.flags)
+            if local_only:
+                kept = [k for k in message.keywords if k.lower() in local_only]
+                wanted["keywords"] = sorted(set(wanted["keywords"]) | set(kept))
             if record.modseq is not None:
                 wanted["modseq"] = record.modseq
             if any(getattr(message, k) != v for k, v in wanted.items()):

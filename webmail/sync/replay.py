@@ -72,7 +72,20 @@ class Replayer:
         if info is None:
             return _finish(op, OperationState.CONFLICT, "The folder is gone from the server.")
         found, missing = self._resolve(args, info)
-        self.client.set_flags(sorted(found.values()), add=args["add"], remove=args["remove"])
+        note = ""
+        try:
+            self.client.set_flags(sorted(found.values()), add=args["add"],
+                                  remove=args["remove"])
+        except PermanentServerError as exc:
+            # A server that keeps no keywords (or not this one) refuses a label: the
+            # label stays here only (Folder.local_keywords), the rest still goes.
+            refused = [f for f in args["add"] if not f.startswith("\\")]
+            if not refused:
+                raise
+            system = [f for f in args["add"] if f.startswith("\\")]
+            self.client.set_flags(sorted(found.values()), add=system, remove=args["remove"])
+            _keep_keywords_local(args["folder_id"], refused)
+            note = f"The server keeps no such keyword; the label stays here only. {exc}"
         with transaction.atomic():
             uv = _local_uidvalidity(args["folder_id"])
             if uv is not None and uv == info.uidvalidity:
@@ -81,7 +94,7 @@ class Replayer:
             if missing:
                 return _finish(op, OperationState.CONFLICT,
                                _gone(len(missing), args["folder_name"]))
-            return _finish(op, OperationState.DONE)
+            return _finish(op, OperationState.DONE, note)
 
     def _move(self, op: UpstreamOperation, args: dict[str, Any]) -> str:
         return self._transfer(op, args, move=True)
@@ -384,3 +397,12 @@ def _finish(op: UpstreamOperation, state: str, note: str = "") -> str:
         state=state, last_error=note[:2000], attempts=F("attempts") + 1,
         finished_at=timezone.now(), next_attempt_at=None)
     return state
+
+
+def _keep_keywords_local(folder_id: int, keywords: list[str]) -> None:
+    with transaction.atomic():
+        folder = Folder.objects.select_for_update().filter(pk=folder_id).first()
+        if folder is None:
+            return
+        kept = sorted(set(folder.local_keywords) | set(keywords))
+        Folder.objects.filter(pk=folder_id).update(local_keywords=kept)
