@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
 
 from accounts.models import MailAccount, User
-from tests.browser.conftest import browser, log_in, page  # noqa: F401 - fixtures
+from tests.browser.conftest import log_in, page  # noqa: F401 - fixture
 from tests.browser.test_mailbox import synced  # noqa: F401 - fixture
 from tests.conftest import DEFAULT_PASSWORD
 from tests.servers.dovecot import DovecotServer
 from webmail.mail import labels
 from webmail.mail.models import Message
 from webmail.sync.operations import replay_operations
+
+# The browser fixture is moving from tests/browser/conftest.py to tests/conftest.py.
+with contextlib.suppress(ImportError):
+    from tests.browser.conftest import browser  # type: ignore[attr-defined]  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
