@@ -6,7 +6,10 @@ Mail servers (Dovecot, SMTP) and the test CA come from tests.servers.fixtures.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -16,6 +19,29 @@ from accounts.models import MailAccount, User
 from accounts.setup import forget_setup_state
 
 pytest_plugins = ["tests.servers.fixtures"]
+
+# One Playwright and one chromium for the whole run: Playwright's sync API cannot be
+# started twice in one process while the first is alive.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("browser tests need the playwright package (requirements-dev.txt)")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 DEFAULT_PASSWORD = "correct horse battery"  # noqa: S105

@@ -6,7 +6,6 @@ Skips when Debian's chromium, the playwright package or the built editor assets
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -21,35 +20,22 @@ from tests.compose.conftest import wait_for
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SMTPServer
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 TRIX = Path(django_settings.BASE_DIR) / "static" / "vendor" / "trix" / "trix.umd.min.js"
 
 
 @pytest.fixture
-def chromium_page() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+def chromium_page(browser: Any) -> Iterator[Any]:
     if not TRIX.exists():
         pytest.skip("needs the editor assets: bash scripts/build_assets.sh")
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.js_errors = []
+    page.on("pageerror", lambda error: page.js_errors.append(str(error)))
     try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("needs the playwright package")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context()
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.js_errors = []
-        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
+        yield page
+    finally:
+        context.close()
 
 
 def test_compose_attach_send_and_find_it_in_sent(

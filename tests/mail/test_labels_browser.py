@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import pytest
@@ -15,10 +14,6 @@ from tests.servers.dovecot import DovecotServer
 from webmail.mail import labels
 from webmail.mail.models import Message
 from webmail.sync.operations import replay_operations
-
-# The browser fixture is moving from tests/browser/conftest.py to tests/conftest.py.
-with contextlib.suppress(ImportError):
-    from tests.browser.conftest import browser  # type: ignore[attr-defined]  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
