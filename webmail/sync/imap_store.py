@@ -27,6 +27,7 @@ from webmail.mail.models import (
     OperationState,
     UpstreamOperation,
 )
+from webmail.mail.threading import assign_thread_keys
 from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.imap import FlagRecord, HeaderRecord
 from webmail.sync.imap_prepare import Prepared
@@ -108,6 +109,8 @@ def insert_headers(account: MailAccount, folder: Folder, uidvalidity: int,
     ]
     with transaction.atomic():
         Message.objects.bulk_create(rows, ignore_conflicts=True)
+        # ignore_conflicts returns no ids: key the account's unkeyed rows (this batch).
+        assign_thread_keys(account.pk)
     return len(rows)
 
 

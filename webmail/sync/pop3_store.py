@@ -17,6 +17,7 @@ from accounts.models import MailAccount
 from webmail.mail import blobs
 from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields, parse_raw
 from webmail.mail.models import Attachment, Folder, Message, Pop3Uidl
+from webmail.mail.threading import assign_thread_keys_for_batch
 from webmail.parsing.mime import ParsedMessage
 
 # SQLite allows 32,766 bound variables per statement; stay far below for IN (...) lists.
@@ -90,6 +91,7 @@ def store_batch(
             )
             for message, item in zip(messages, fresh, strict=True)
         )
+        assign_thread_keys_for_batch(account.pk, [m.pk for m in messages])
         Folder.objects.filter(pk=inbox.pk).update(
             total_count=F("total_count") + len(fresh),
             unread_count=F("unread_count") + len(fresh),
