@@ -74,7 +74,8 @@ class MailAccountAdminForm(forms.ModelForm[MailAccount]):
 class MailAccountAdmin(admin.ModelAdmin[MailAccount]):
     form = MailAccountAdminForm
     list_display = ("email", "owner", "protocol", "incoming_host", "enabled", "sync_status",
-                    "last_sync_at", "message_count", "storage_used", "quota", "short_error")
+                    "last_sync_at", "last_sync_metrics", "message_count", "storage_used", "quota",
+                    "short_error")
     list_filter = ("protocol", "enabled", "sync_status")
     search_fields = ("email", "incoming_host", "owner__username", "owner__email")
     list_select_related = ("owner",)
@@ -103,6 +104,14 @@ class MailAccountAdmin(admin.ModelAdmin[MailAccount]):
         if not quota.get("limit"):
             return "—"
         return f"{filesizeformat(quota.get('used', 0))} of {filesizeformat(quota['limit'])}"
+
+    @admin.display(description="Last sync")
+    def last_sync_metrics(self, obj: MailAccount) -> str:
+        last = (obj.sync_progress or {}).get("last_sync") or {}
+        if not last:
+            return "—"
+        return (f"{last.get('messages_fetched', 0)} msgs, "
+                f"{filesizeformat(last.get('bytes_fetched', 0))}, {last.get('seconds', 0):.1f} s")
 
     @admin.display(description="Last error")
     def short_error(self, obj: MailAccount) -> str:

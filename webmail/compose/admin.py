@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from webmail.compose import outbox
 from webmail.compose.models import Contact, Draft, Identity, Outbox
 
 
@@ -28,9 +31,28 @@ class OutboxAdmin(admin.ModelAdmin[Outbox]):
               "sent_at", "finished_at", "last_error", "error_code", "recipient_results",
               "sent_copy", "sent_copy_error")
     readonly_fields = fields
+    actions = ("retry_messages", "cancel_messages")
 
     def has_add_permission(self, request: object) -> bool:
         return False
+
+    @admin.action(description="Retry (failed messages)")
+    def retry_messages(self, request: HttpRequest, queryset: QuerySet[Outbox]) -> None:
+        done = 0
+        for row in queryset:
+            if outbox.retry_failed(row):
+                self.log_change(request, row, "Retried from the admin")
+                done += 1
+        self.message_user(request, f"Queued {done} failed messages again.")
+
+    @admin.action(description="Cancel (queued messages)")
+    def cancel_messages(self, request: HttpRequest, queryset: QuerySet[Outbox]) -> None:
+        done = 0
+        for row in queryset:
+            if outbox.cancel(row):
+                self.log_change(request, row, "Cancelled from the admin")
+                done += 1
+        self.message_user(request, f"Cancelled {done} queued messages.")
 
 
 @admin.register(Draft)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from webmail.mail.models import Folder, Message, UpstreamOperation
+from webmail.mail.models import Folder, IdleLease, IdleSupervisor, Message, UpstreamOperation
 
 
 @admin.register(Folder)
@@ -38,3 +38,19 @@ class UpstreamOperationAdmin(admin.ModelAdmin[UpstreamOperation]):
     search_fields = ("account__email", "last_error")
     list_select_related = ("account",)
     readonly_fields = ("account", "kind", "arguments", "attempts", "created_at", "finished_at")
+
+
+@admin.register(IdleSupervisor)
+class IdleSupervisorAdmin(admin.ModelAdmin[IdleSupervisor]):
+    list_display = ("owner", "expires_at")
+    readonly_fields = ("owner", "expires_at")
+
+
+@admin.register(IdleLease)
+class IdleLeaseAdmin(admin.ModelAdmin[IdleLease]):
+    """Which supervisor holds push for which account; an expired lease is taken over."""
+
+    list_display = ("account", "owner", "expires_at")
+    search_fields = ("account__email", "owner")
+    list_select_related = ("account",)
+    readonly_fields = ("account", "owner", "expires_at")

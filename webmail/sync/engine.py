@@ -39,12 +39,23 @@ def sync_account(account_id: int) -> SyncStats:
             _set_status(account.pk, SyncStatus.ERROR, error=str(exc))
             log.warning("sync failed", extra={"account_id": account.pk, "error": str(exc)})
             raise
-        _set_status(account.pk, SyncStatus.OK, error="", synced=True)
+        _set_status(account.pk, SyncStatus.OK, error="", synced=True, stats=stats)
+    log.info("sync done", extra={"account_id": account.pk, **_metrics(stats)})
     return stats
 
 
+def _metrics(stats: SyncStats) -> dict[str, object]:
+    """What the admin and the logs show about the last sync (no contents, no secrets)."""
+    return {
+        "messages_fetched": stats.messages_fetched,
+        "bytes_fetched": stats.bytes_fetched,
+        "seconds": stats.seconds.get("total", 0.0),
+        "notes": stats.notes[:5],
+    }
+
+
 def _set_status(account_id: int, status: str, *, error: str | None,
-                synced: bool = False) -> None:
+                synced: bool = False, stats: SyncStats | None = None) -> None:
     fields: dict[str, object] = {"sync_status": status}
     if error is not None:
         fields["last_error"] = error
@@ -53,5 +64,8 @@ def _set_status(account_id: int, status: str, *, error: str | None,
         # The live progress goes; what the engine measured about the account stays.
         kept = MailAccount.objects.filter(pk=account_id).values_list(
             "sync_progress", flat=True).first() or {}
-        fields["sync_progress"] = {"quota": kept["quota"]} if "quota" in kept else {}
+        progress: dict[str, object] = {"quota": kept["quota"]} if "quota" in kept else {}
+        if stats is not None:
+            progress["last_sync"] = _metrics(stats)
+        fields["sync_progress"] = progress
     MailAccount.objects.filter(pk=account_id).update(**fields)
