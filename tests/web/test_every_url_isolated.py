@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from tests.conftest import make_account
-from webmail.compose.models import Draft, DraftAttachment, Outbox
+from webmail.compose.models import Contact, Draft, DraftAttachment, Outbox
 from webmail.mail import blobs
 from webmail.mail.models import Attachment, Folder, Label, Message
 
@@ -67,12 +67,15 @@ def _alice_world(alice: User) -> dict[str, list[int]]:
     label = Label.objects.create(owner=alice, name=ALICE_SECRET, keyword="secret")
     message.keywords = [label.keyword]
     message.save(update_fields=["keywords"])
+    contact = Contact.objects.create(owner=alice, address="carol@example.test",
+                                     name=ALICE_SECRET, saved=True)
     every = [account.pk, folder.pk, message.pk, attachment.pk, draft.pk, draft_attachment.pk,
-             outbox.pk, label.pk]
+             outbox.pk, label.pk, contact.pk]
     return {
         "account_id": [account.pk], "folder_id": [folder.pk], "message_id": [message.pk],
         "attachment_id": [attachment.pk, draft_attachment.pk], "draft_id": [draft.pk],
-        "outbox_id": [outbox.pk], "label_id": [label.pk], "*": every,
+        "outbox_id": [outbox.pk], "label_id": [label.pk],
+        "contact_id": [contact.pk], "*": every,
     }
 
 
@@ -119,5 +122,6 @@ def test_no_url_shows_or_changes_another_persons_things(who: str, alice: User) -
     assert Message.objects.filter(subject=ALICE_SECRET, folder__role="inbox").count() == 1
     assert Draft.objects.filter(owner=alice).count() == 1
     assert Outbox.objects.filter(owner=alice).count() == 1
+    assert Contact.objects.filter(owner=alice).count() == 1
     assert Label.objects.filter(owner=alice, name=ALICE_SECRET).count() == 1
     assert Message.objects.get(subject=ALICE_SECRET, folder__role="inbox").keywords == ["secret"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from webmail.compose import views
+from webmail.compose import address_book_views, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.compose, name="compose"),
@@ -20,6 +20,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("outbox/<int:outbox_id>/undo/", views.outbox_undo, name="outbox_undo"),
     path("outbox/<int:outbox_id>/resolve/", views.outbox_resolve, name="outbox_resolve"),
     path("contacts/", views.contacts, name="compose_contacts"),
+    path("address-book/", address_book_views.address_book_page, name="address_book"),
+    path("address-book/<int:contact_id>/delete/", address_book_views.contact_delete,
+         name="contact_delete"),
     path("identities/", views.identities, name="identities"),
     path("identities/<int:identity_id>/", views.identities, name="identity_edit"),
 ]
