@@ -246,6 +246,9 @@ class IdleSupervisor(models.Model):
     owner = models.CharField(max_length=100, unique=True)
     expires_at = models.DateTimeField()
 
+    def __str__(self) -> str:
+        return self.owner
+
 
 class IdleLease(models.Model):
     """Which IDLE supervisor holds push for an account, until when (renewed while alive)."""
@@ -255,6 +258,9 @@ class IdleLease(models.Model):
     )
     owner = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.owner or 'free'}"
 
 
 class LabelColour(models.TextChoices):
