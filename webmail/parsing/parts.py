@@ -34,6 +34,12 @@ _NESTED_MESSAGE_RE = re.compile(rb"(?i)(?<=content-type:)(\s*)message/")
 
 def _defuse(raw: bytes) -> bytes:
     """Neutralise structure past MAX_BOUNDARIES, keeping every byte offset."""
+    # Fast path for real mail: fewer raw occurrences than the limit means no regex match
+    # can pass it (two C-speed counts instead of two case-insensitive regex scans).
+    lowered = raw.lower()
+    if (lowered.count(b"boundary") <= MAX_BOUNDARIES
+            and lowered.count(b"message/") <= MAX_BOUNDARIES):
+        return raw
     counter = iter(range(1 << 62))
 
     def boundary(match: re.Match[bytes]) -> bytes:
