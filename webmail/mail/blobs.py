@@ -45,26 +45,39 @@ def put(raw: bytes) -> Blob:
 
 
 def put_many(raws: Sequence[bytes]) -> list[str]:
-    """Store a batch of raw messages (each once); returns their SHA-256 names in order.
-
-    One query finds those already stored and one inserts the rest: a sync stores
-    hundreds of messages per batch.
-    """
+    """Store a batch of raw messages (each once); returns their SHA-256 names in order."""
     shas = [digest(raw) for raw in raws]
     existing = set(Blob.objects.filter(pk__in=set(shas)).values_list("pk", flat=True))
+    put_compressed(
+        (sha, len(raw), zlib.compress(raw, COMPRESSION_LEVEL))
+        for sha, raw in zip(shas, raws, strict=True)
+        if sha not in existing
+    )
+    return shas
+
+
+def put_compressed(items: Iterable[tuple[str, int, bytes]]) -> None:
+    """Store already compressed blobs (sha256, raw size, zlib bytes), each once.
+
+    One query finds those already stored and one inserts the rest: a sync stores
+    hundreds of messages per batch. Compression may have happened elsewhere (the IMAP
+    engine compresses in its parsing processes).
+    """
+    pending = {sha: (size, data) for sha, size, data in items}
+    if not pending:
+        return
+    existing = set(Blob.objects.filter(pk__in=list(pending)).values_list("pk", flat=True))
     storage = _storage()
-    rows: dict[str, Blob] = {}
-    for sha, raw in zip(shas, raws, strict=True):
-        if sha in existing or sha in rows:
+    rows: list[Blob] = []
+    for sha, (size, compressed) in pending.items():
+        if sha in existing:
             continue
-        compressed = zlib.compress(raw, COMPRESSION_LEVEL)
         path = _path(sha)
         # File first, row second: a row always has its file.
         if not storage.exists(path):
             storage.save(path, ContentFile(compressed))
-        rows[sha] = Blob(sha256=sha, size=len(raw), stored_size=len(compressed))
-    Blob.objects.bulk_create(rows.values(), ignore_conflicts=True)
-    return shas
+        rows.append(Blob(sha256=sha, size=size, stored_size=len(compressed)))
+    Blob.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def get(sha256: str) -> bytes:

@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import Count, Field, Q
 from django.utils import timezone
@@ -20,7 +19,6 @@ from webmail.mail import blobs
 from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields
 from webmail.mail.models import (
     Attachment,
-    Blob,
     BodyState,
     Folder,
     Message,
@@ -115,22 +113,8 @@ def insert_headers(account: MailAccount, folder: Folder, uidvalidity: int,
 
 
 def put_blobs(items: Sequence[Prepared]) -> None:
-    """blobs.put for a batch of prepared messages: one query for the ones we hold, then
-    the files (compressed in the workers), then the rows."""
-    digests = {item.sha256 for item in items}
-    known = set(Blob.objects.filter(pk__in=digests).values_list("pk", flat=True))
-    storage = blobs._storage()
-    new_rows: dict[str, Blob] = {}
-    for item in items:
-        if item.sha256 in known or item.sha256 in new_rows:
-            continue
-        path = blobs._path(item.sha256)
-        if not storage.exists(path):
-            storage.save(path, ContentFile(item.compressed))
-        new_rows[item.sha256] = Blob(sha256=item.sha256, size=item.size,
-                                     stored_size=len(item.compressed))
-    if new_rows:
-        Blob.objects.bulk_create(new_rows.values(), ignore_conflicts=True)
+    """Store a batch of prepared messages' raw bytes (compressed in the workers)."""
+    blobs.put_compressed((item.sha256, item.size, item.compressed) for item in items)
 
 
 def store_bodies(items: Sequence[tuple[int, Prepared]]) -> None:
