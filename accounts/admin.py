@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -15,6 +14,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from accounts import actions, signup
+from accounts.forms import MailAccountForm
 from accounts.models import Invitation, MailAccount, SiteSettings, User
 
 admin.site.site_header = "Webmail administration"
@@ -35,39 +35,11 @@ class UserAdmin(BaseUserAdmin[User]):
     fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Security", {"fields": ("require_2fa",)}))
 
 
-class MailAccountAdminForm(forms.ModelForm[MailAccount]):
-    incoming_password = forms.CharField(
-        widget=forms.PasswordInput(render_value=False),
-        required=False,
-        strip=False,
-        help_text="Write-only. Leave empty to keep the current password.",
-    )
-    smtp_password = forms.CharField(
-        widget=forms.PasswordInput(render_value=False),
-        required=False,
-        strip=False,
-        help_text="Write-only. Leave empty to keep the current password.",
-    )
+class MailAccountAdminForm(MailAccountForm):
+    """The person's form (write-only passwords, host checks) plus owner and the pin."""
 
-    class Meta:
-        model = MailAccount
-        fields = [
-            "owner", "display_name", "email", "protocol", "incoming_host", "incoming_port",
-            "incoming_security", "incoming_username", "incoming_password", "smtp_host",
-            "smtp_port", "smtp_security", "smtp_same_credentials", "smtp_username",
-            "smtp_password", "trusted_cert_sha256", "pop3_policy", "pop3_delete_after_days",
-            "poll_interval_minutes", "enabled",
-        ]
-
-    def save(self, commit: bool = True) -> MailAccount:
-        account = super().save(commit=False)
-        if self.cleaned_data.get("incoming_password"):
-            account.set_incoming_password(self.cleaned_data["incoming_password"])
-        if self.cleaned_data.get("smtp_password"):
-            account.set_smtp_password(self.cleaned_data["smtp_password"])
-        if commit:
-            account.save()
-        return account
+    class Meta(MailAccountForm.Meta):
+        fields = ["owner", *MailAccountForm.Meta.fields, "trusted_cert_sha256"]
 
 
 @admin.register(MailAccount)

@@ -20,6 +20,11 @@ IMAP_TIMEOUT_SECONDS = 60.0
 
 def imap_endpoint_for(account: MailAccount, *, timeout: float = IMAP_TIMEOUT_SECONDS
                       ) -> ServerEndpoint:
+    return incoming_endpoint_for(account, timeout=timeout)
+
+
+def incoming_endpoint_for(account: MailAccount, *, timeout: float) -> ServerEndpoint:
+    """The account's incoming server (IMAP or POP3) as the protocol clients take it."""
     return ServerEndpoint(
         host=account.incoming_host,
         port=account.incoming_port,

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
 from accounts.hosts import check_host_allowed
@@ -31,6 +30,7 @@ from webmail.mail.models import Folder
 from webmail.protocols.pop3 import Pop3Client, Pop3Uid, Pop3UidList
 from webmail.protocols.tls import ServerEndpoint
 from webmail.sync import lease
+from webmail.sync.connect import incoming_endpoint_for
 from webmail.sync.pop3_store import (
     Downloaded,
     KnownUidl,
@@ -58,16 +58,7 @@ ClientFactory = Callable[[MailAccount], Pop3Client]
 
 
 def endpoint_for(account: MailAccount) -> ServerEndpoint:
-    return ServerEndpoint(
-        host=account.incoming_host,
-        port=account.incoming_port,
-        security=account.incoming_security,  # type: ignore[arg-type]
-        username=account.incoming_username,
-        password=account.incoming_password(),
-        timeout=TIMEOUT_SECONDS,
-        ca_file=settings.WEBMAIL_EXTRA_CA_FILE or None,
-        pinned_sha256=account.trusted_cert_sha256,
-    )
+    return incoming_endpoint_for(account, timeout=TIMEOUT_SECONDS)
 
 
 def pop3_client_for(account: MailAccount) -> Pop3Client:
