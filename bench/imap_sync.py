@@ -34,12 +34,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.generator import generate_mailbox
+from bench.harness import USER, fresh_site
 from tests.servers import dovecot as dovecot_module
 from tests.servers.dovecot import DovecotServer
 from tests.servers.tls import make_test_certificates
 
 ROOT = Path(__file__).resolve().parent.parent
-USER = "alice"
+
 
 
 def deliver(server: DovecotServer, count: int, seed: int) -> int:
@@ -107,37 +108,6 @@ SyncState *
     return seconds
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        env=env, capture_output=True, text=True, check=False, cwd=ROOT,
-    )
-    if result.returncode:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
-
-
-def setup_ours(server: DovecotServer, data_dir: Path) -> tuple[dict[str, str], str]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "webmail.settings",
-        "WEBMAIL_DATA_DIR": str(data_dir),
-        "WEBMAIL_HTTPS": "false",
-        "WEBMAIL_ALLOW_PRIVATE_HOSTS": "true",
-        "BENCH_IMAP_PASSWORD": server.users[USER],
-    }
-    env.pop("DATABASE_URL", None)  # always a fresh SQLite file under data_dir
-    manage(env, "migrate", "--noinput")
-    manage(env, "shell", "-c",
-           "from accounts.models import User; User.objects.create_user('bench')")
-    account_id = manage(
-        env, "add_mail_account", "--user", "bench", "--email", "alice@bench.test",
-        "--protocol", "imap", "--host", server.host, "--port", str(server.ports.imap),
-        "--security", "none", "--username", USER, "--password-env", "BENCH_IMAP_PASSWORD",
-    ).strip()
-    return env, account_id
-
-
 def run_ours_measured(env: dict[str, str], account_id: str, profile: str = ""
                       ) -> tuple[float, dict[str, object], int]:
     """Like run_ours, but reaps the child itself so its own ru_maxrss is known."""
@@ -180,7 +150,8 @@ def main() -> None:
               f"{floor_bytes / 1e6:.1f} MB", flush=True)
         mbsync_seconds = mbsync(server, work)
         print(f"mbsync (isync, to a Maildir): {mbsync_seconds:.2f} s", flush=True)
-        env, account_id = setup_ours(server, work / "data")
+        env, account_id = fresh_site(server, work / "data", protocol="imap",
+                                     port=server.ports.imap)
         our_seconds, stats, peak_kb = run_ours_measured(env, account_id, args.profile)
         phases: dict[str, float] = stats["seconds"]  # type: ignore[assignment]
         startup = our_seconds - phases.get("total", our_seconds)

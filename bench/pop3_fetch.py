@@ -28,12 +28,13 @@ import time
 from pathlib import Path
 
 from bench.generator import generate_mailbox
+from bench.harness import USER, fresh_site
 from tests.servers import dovecot as dovecot_module
 from tests.servers.dovecot import DovecotServer
 from tests.servers.tls import make_test_certificates
 
 ROOT = Path(__file__).resolve().parent.parent
-USER = "alice"
+
 
 
 def deliver(server: DovecotServer, count: int, seed: int) -> int:
@@ -69,36 +70,10 @@ def floor(server: DovecotServer) -> tuple[float, int]:
     return time.perf_counter() - start, size
 
 
-def manage(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        env=env, input=stdin, capture_output=True, text=True, check=False, cwd=ROOT,
-    )
-    if result.returncode:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
-
-
 def ours(server: DovecotServer, data_dir: Path, profile: str = "",
          ) -> tuple[float, dict[str, object], int]:
     """Our sync in a fresh process and database. Returns (seconds, stats, peak RSS KB)."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "webmail.settings",
-        "WEBMAIL_DATA_DIR": str(data_dir),
-        "WEBMAIL_HTTPS": "false",
-        "WEBMAIL_ALLOW_PRIVATE_HOSTS": "true",
-        "BENCH_POP3_PASSWORD": server.users[USER],
-    }
-    env.pop("DATABASE_URL", None)  # always a fresh SQLite file under data_dir
-    manage(env, "migrate", "--noinput")
-    manage(env, "shell", "-c",
-           "from accounts.models import User; User.objects.create_user('bench')")
-    account_id = manage(
-        env, "add_mail_account", "--user", "bench", "--email", "alice@bench.test",
-        "--protocol", "pop3", "--host", server.host, "--port", str(server.ports.pop3),
-        "--security", "none", "--username", USER, "--password-env", "BENCH_POP3_PASSWORD",
-    ).strip()
+    env, account_id = fresh_site(server, data_dir, protocol="pop3", port=server.ports.pop3)
     start = time.perf_counter()
     command = [sys.executable, str(ROOT / "manage.py"), "sync_account", account_id, "--json"]
     if profile:
