@@ -51,6 +51,7 @@ class MailAccountForm(forms.ModelForm[MailAccount]):
             "pop3_policy",
             "pop3_delete_after_days",
             "poll_interval_minutes",
+            "authserv_id",
             "enabled",
         ]
 
@@ -63,6 +64,9 @@ class MailAccountForm(forms.ModelForm[MailAccount]):
 
     def clean_incoming_host(self) -> str:
         return _clean_host(self.cleaned_data["incoming_host"])
+
+    def clean_authserv_id(self) -> str:
+        return str(self.cleaned_data.get("authserv_id", "")).strip().lower()
 
     def clean_smtp_host(self) -> str:
         host = self.cleaned_data.get("smtp_host", "")

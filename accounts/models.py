@@ -90,6 +90,14 @@ class MailAccount(models.Model):
     # Admin-only: accept this exact certificate (SHA-256 of its DER form) even when no
     # trusted authority signed it. Pinning, never "verification off".
     trusted_cert_sha256 = models.CharField(max_length=64, blank=True)
+    # Whose Authentication-Results headers to believe (RFC 8601 authserv-id): anyone can
+    # write that header into mail they send, only our own receiving server's counts.
+    # Empty: the incoming host's name (providers whose MX stamps another name set it).
+    authserv_id = models.CharField(
+        "Authentication-Results server", max_length=255, blank=True,
+        help_text="The name your provider's mail server writes in Authentication-Results "
+                  "headers (for example mx.example.com). Empty: the incoming server's name.",
+    )
 
     pop3_policy = models.CharField(
         max_length=20, choices=Pop3Policy.choices, default=Pop3Policy.KEEP
