@@ -322,3 +322,21 @@ class Preferences(models.Model):
 
     def __str__(self) -> str:
         return f"preferences of {self.user_id}"
+
+
+class SenderCheck(models.Model):
+    """Who sent a message, as webmail.mail.authenticity found when it was first opened.
+
+    Kept because DKIM needs DNS: a page shows this row and never waits on a lookup.
+    `authserv_id` and `blob_id` are what it was computed from; a change of either (the
+    account's setting, the stored bytes) makes the row stale and it is computed again.
+    """
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="sender_check")
+    blob_id = models.CharField(max_length=64, blank=True)
+    authserv_id = models.CharField(max_length=255, blank=True)
+    result = models.JSONField(default=dict)  # authenticity.to_json()
+    checked_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"sender check of {self.message_id}"
