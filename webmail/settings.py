@@ -169,12 +169,34 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 BLOB_ROOT = Path(env.str("WEBMAIL_BLOB_ROOT", default=str(DATA_DIR / "blobs")))
+# Raw messages go to the local disk by default, or to an S3-compatible bucket with
+# WEBMAIL_BLOB_STORAGE=s3 (docs/operations.md). Credentials come from boto3's usual
+# chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, an instance role...).
+BLOB_STORAGE = env.str("WEBMAIL_BLOB_STORAGE", default="filesystem")
+BLOB_STORAGE_CONFIG: dict[str, object] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(BLOB_ROOT), "file_permissions_mode": 0o600},
+}
+if BLOB_STORAGE == "s3":
+    BLOB_STORAGE_CONFIG = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("WEBMAIL_S3_BUCKET"),
+            "endpoint_url": env.str("WEBMAIL_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("WEBMAIL_S3_REGION", default="") or None,
+            "location": env.str("WEBMAIL_S3_PREFIX", default="blobs"),
+            # Blobs are content-addressed: the same name is the same bytes, so a
+            # rewrite is harmless and never needs a new name.
+            "file_overwrite": True,
+            "default_acl": None,
+            "querystring_auth": False,
+        },
+    }
+elif BLOB_STORAGE != "filesystem":
+    raise ValueError(f"WEBMAIL_BLOB_STORAGE must be filesystem or s3, not {BLOB_STORAGE!r}")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "blobs": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(BLOB_ROOT), "file_permissions_mode": 0o600},
-    },
+    "blobs": BLOB_STORAGE_CONFIG,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
