@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-import dkim
+import dkim  # type: ignore[import-untyped]
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -75,7 +75,7 @@ def message(
 def signed(raw: bytes, key: rsa.RSAPrivateKey, domain: str = "bank.test") -> bytes:
     signature = dkim.sign(raw, b"mail2026", domain.encode(), private_pem(key),
                           include_headers=[b"from", b"to", b"subject", b"date"])
-    return signature + raw
+    return bytes(signature) + raw
 
 
 def test_a_message_signed_by_the_from_domain_is_verified(

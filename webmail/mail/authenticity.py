@@ -12,11 +12,13 @@ a signing domain aligns with the From domain when one is the other or a parent o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import dkim  # type: ignore[import-untyped]
 from dkim.dnsplug import get_txt  # type: ignore[import-untyped]
@@ -95,17 +97,18 @@ def _decode(value: bytes) -> str:
     return value.decode("ascii", "replace")
 
 
-def verify_dkim(raw: bytes, dns_lookup: DnsLookup | None = None) -> tuple[DkimResult, ...]:
+def verify_dkim(raw: bytes, dns_lookup: DnsLookup | None = None, *,
+                timeout: int = DNS_TIMEOUT_SECONDS) -> tuple[DkimResult, ...]:
     """Verify each DKIM-Signature (top first, at most MAX_SIGNATURES). Never raises."""
     try:
-        checker = dkim.DKIM(raw, logger=_dkim_logger, timeout=DNS_TIMEOUT_SECONDS)
+        checker = dkim.DKIM(raw, logger=_dkim_logger, timeout=timeout)
         count = sum(1 for name, _ in checker.headers if name.lower() == b"dkim-signature")
     except Exception:  # noqa: BLE001 - unparseable mail: no signature we can check
         return ()
     resolver = dns_lookup or get_txt
     missing: list[bytes] = []
 
-    def lookup(name: bytes, timeout: int = DNS_TIMEOUT_SECONDS) -> bytes | None:
+    def lookup(name: bytes, timeout: int = timeout) -> bytes | None:
         record = resolver(name, timeout=timeout)
         if not record:
             missing.append(name)
@@ -124,6 +127,11 @@ def verify_dkim(raw: bytes, dns_lookup: DnsLookup | None = None) -> tuple[DkimRe
             valid, reason = False, "the signing key could not be fetched in time"
         except dkim.KeyFormatError:
             valid, reason = False, "the signing key is missing or malformed"
+        except dkim.ValidationError as error:
+            # dkimpy raises (rather than returns False) when the body was changed.
+            valid, reason = False, (
+                "the body was changed after it was signed" if "body hash" in str(error)
+                else "the signature is malformed")
         except (Exception, RecursionError) as error:  # noqa: BLE001 - hostile input
             valid, reason = False, f"the signature is malformed ({type(error).__name__})"
         fields = checker.signature_fields or {}
@@ -188,11 +196,33 @@ def _warnings(
 
 
 def authserv_id_for(account: MailAccount) -> str:
-    """Whose Authentication-Results an account trusts: its incoming server's name.
+    """Whose Authentication-Results an account trusts: its own setting (providers whose
+    MX stamps another name, mx.example.com for imap.example.com), else its incoming
+    server's name."""
+    return (account.authserv_id or account.incoming_host).strip().lower()
 
-    Providers whose MX stamps another name (mx.example.com for imap.example.com) need
-    a per-account setting; until the model has one, this is the default."""
-    return account.incoming_host.strip().lower()
+
+def to_json(result: Authenticity) -> dict[str, Any]:
+    """A JSON-ready form of `result`, read back by from_json (stored per message)."""
+    return dataclasses.asdict(result)
+
+
+def from_json(data: dict[str, Any]) -> Authenticity | None:
+    """The Authenticity to_json wrote; None for anything else (an older format)."""
+    try:
+        server = data.get("server")
+        return Authenticity(
+            status=str(data["status"]),
+            summary=str(data["summary"]),
+            from_address=str(data["from_address"]),
+            from_domain=str(data["from_domain"]),
+            signatures=tuple(DkimResult(**s) for s in data.get("signatures", ())),
+            server=AuthVerdict(**{**server, "dkim_domains": tuple(server["dkim_domains"])})
+            if server else None,
+            warnings=tuple(AuthWarning(**w) for w in data.get("warnings", ())),
+        )
+    except (KeyError, TypeError, AttributeError):
+        return None
 
 
 def verify_message(
@@ -201,6 +231,7 @@ def verify_message(
     authserv_id: str | None,
     dns_lookup: DnsLookup | None = None,
     parsed: ParsedMessage | None = None,
+    dns_timeout: int = DNS_TIMEOUT_SECONDS,
 ) -> Authenticity:
     """Who sent `raw`, as far as can be proven. `authserv_id` names the receiving
     server whose Authentication-Results we trust (the account's incoming host); None
@@ -214,7 +245,7 @@ def verify_message(
     sender = parsed.from_[0] if parsed.from_ else None
     from_address = sender.address if sender else ""
     from_domain = domain_of(from_address)
-    signatures = verify_dkim(raw, dns_lookup)
+    signatures = verify_dkim(raw, dns_lookup, timeout=dns_timeout)
     server = None
     if authserv_id:
         server = authentication_verdict(parsed.header("Authentication-Results"), authserv_id)

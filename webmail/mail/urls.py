@@ -8,6 +8,7 @@ from webmail.mail import (
     views_body,
     views_labels,
     views_live,
+    views_sender,
     views_settings,
 )
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("mail/folder/<int:folder_id>/empty/", views_actions.empty_folder, name="empty_folder"),
     path("mail/message/<int:message_id>/", views.message, name="message"),
     path("mail/message/<int:message_id>/body/", views_body.message_body, name="message_body"),
+    path("mail/message/<int:message_id>/sender/", views_sender.message_sender,
+         name="message_sender"),
     path("mail/message/<int:message_id>/cid/", views_body.message_cid, name="message_cid"),
     path("mail/message/<int:message_id>/image/", views_body.image_proxy, name="image_proxy"),
     path(

@@ -22,6 +22,7 @@ from webmail.mail import preferences, selectors
 from webmail.mail.access import get_folder_for_user, get_message_for_user
 from webmail.mail.listing import MessagePage, Sort
 from webmail.mail.models import Folder, Message
+from webmail.mail.sender_check import stored_check
 from webmail.mail.views_common import (
     in_person_time_zone,
     person,
@@ -117,8 +118,11 @@ def folder(request: HttpRequest, folder_id: int) -> HttpResponse:
 
 
 def _reader_context(message: Message) -> dict[str, Any]:
+    check = stored_check(message)
     return {
         "message": message,
+        "sender_check": check,
+        "sender_pending": check is None and bool(message.blob_id),
         "attachments": [a for a in selectors.attachments_of(message) if not a.is_inline
                         or not a.content_id],
         "conversation": selectors.conversation_of(message),
