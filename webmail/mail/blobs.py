@@ -30,7 +30,8 @@ def _storage() -> Storage:
     return storages["blobs"]
 
 
-def _path(sha256: str) -> str:
+def stored_path(sha256: str) -> str:
+    """The blob's name in the "blobs" storage (backups check files by it)."""
     return f"{sha256[:2]}/{sha256[2:4]}/{sha256}.z"
 
 
@@ -72,7 +73,7 @@ def put_compressed(items: Iterable[tuple[str, int, bytes]]) -> None:
     for sha, (size, compressed) in pending.items():
         if sha in existing:
             continue
-        path = _path(sha)
+        path = stored_path(sha)
         # File first, row second: a row always has its file.
         if not storage.exists(path):
             storage.save(path, ContentFile(compressed))
@@ -82,7 +83,7 @@ def put_compressed(items: Iterable[tuple[str, int, bytes]]) -> None:
 
 def get(sha256: str) -> bytes:
     try:
-        with _storage().open(_path(sha256), "rb") as handle:
+        with _storage().open(stored_path(sha256), "rb") as handle:
             return zlib.decompress(handle.read())
     except FileNotFoundError as exc:
         raise BlobMissing(sha256) from exc
@@ -105,7 +106,7 @@ def delete_unreferenced(candidates: Iterable[str] | None = None) -> int:
     storage = _storage()
     for sha in orphans.values_list("pk", flat=True).iterator():
         Blob.objects.filter(pk=sha).delete()
-        storage.delete(_path(sha))
+        storage.delete(stored_path(sha))
         removed += 1
     return removed
 
