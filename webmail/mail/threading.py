@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 
 from webmail.mail.models import Message
@@ -223,10 +223,25 @@ def _assign(account_id: int, batch: list[_Row]) -> int:
     renames = {old: new for old, new in renames.items() if old != new}
 
     with transaction.atomic():
-        objects = [Message(pk=row.pk, thread_key=row.key) for row in batch]
-        Message.objects.bulk_update(objects, ["thread_key"], batch_size=UPDATE_BATCH)
+        # One prepared UPDATE run per row (executemany): bulk_update and a CASE per
+        # rename compile an expression per row, ~100 us each, most of a headers batch's
+        # time in the IMAP sync (profiled).
+        table, quote = Message._meta.db_table, connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {quote(table)} SET thread_key = %s WHERE id = %s",  # noqa: S608
+                [(row.key, row.pk) for row in batch])
         rekeyed = 0
-        if renames:
+        if renames and not set(renames.values()) & set(renames):
+            # No key is both renamed and a rename's target, so one rename after another
+            # ends where one simultaneous CASE would.
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {quote(table)} SET thread_key = %s "  # noqa: S608
+                    "WHERE account_id = %s AND thread_key = %s",
+                    [(new, account_id, old) for old, new in renames.items()])
+                rekeyed = max(cursor.rowcount, 0)
+        elif renames:
             rekeyed = (
                 Message.objects.filter(account_id=account_id, thread_key__in=list(renames))
                 .update(
