@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 from accounts import credentials
+from accounts.oauth.models import OAuthClient  # noqa: F401 - registers it with this app
 
 
 class User(AbstractUser):
@@ -38,6 +39,11 @@ class SyncStatus(models.TextChoices):
     SYNCING = "syncing", "Syncing"
     OK = "ok", "Up to date"
     ERROR = "error", "Error"
+
+
+class AuthKind(models.TextChoices):
+    PASSWORD = "password", "Password"
+    OAUTH2 = "oauth2", "OAuth2 (XOAUTH2)"
 
 
 class Pop3Policy(models.TextChoices):
@@ -86,6 +92,17 @@ class MailAccount(models.Model):
     )
     smtp_username = models.CharField(max_length=255, blank=True)
     smtp_password_encrypted = models.TextField(blank=True, editable=False)
+
+    # OAuth2 accounts (accounts.oauth): the tokens are Fernet tokens like the passwords.
+    auth_kind = models.CharField(max_length=10, choices=AuthKind.choices,
+                                 default=AuthKind.PASSWORD)
+    oauth_client = models.ForeignKey("accounts.OAuthClient", on_delete=models.PROTECT,
+                                     null=True, blank=True, related_name="accounts")
+    oauth_refresh_token_encrypted = models.TextField(blank=True, editable=False)
+    oauth_access_token_encrypted = models.TextField(blank=True, editable=False)
+    oauth_access_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The grant was revoked or expired: sync and sending wait until the person reconnects.
+    reconnect_needed = models.BooleanField(default=False)
 
     # Admin-only: accept this exact certificate (SHA-256 of its DER form) even when no
     # trusted authority signed it. Pinning, never "verification off".
