@@ -41,6 +41,7 @@ from imapclient import IMAPClient, imap_utf7
 from imapclient.exceptions import LoginError
 from imapclient.imapclient import _quote
 
+from webmail.protocols import sasl
 from webmail.protocols.errors import (
     AuthenticationFailed,
     MissingCapability,
@@ -89,6 +90,15 @@ CHUNK = 4 * 1024 * 1024
 HEADER_ITEMS = "UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER]"
 
 
+def _bearer_login(conn: IMAPClient, endpoint: ServerEndpoint) -> None:
+    offered = {c.decode("ascii", "replace").upper() for c in conn.capabilities()}
+    mechanisms = {c.removeprefix("AUTH=") for c in offered if c.startswith("AUTH=")}
+    if sasl.choose(mechanisms) == sasl.OAUTHBEARER:
+        conn.oauthbearer_login(endpoint.username, endpoint.password)
+    else:
+        conn.oauth2_login(endpoint.username, endpoint.password)
+
+
 class ImapClient:
     """One logged-in IMAP connection. Not thread-safe; one command at a time."""
 
@@ -119,7 +129,10 @@ class ImapClient:
                 if endpoint.security == "starttls":
                     conn.starttls(context)
                 try:
-                    conn.login(endpoint.username, endpoint.password)
+                    if endpoint.auth == "oauth2":
+                        _bearer_login(conn, endpoint)
+                    else:
+                        conn.login(endpoint.username, endpoint.password)
                 except LoginError as exc:
                     raise AuthenticationFailed(
                         f"{endpoint.where} refused the username or password.",

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
+from webmail.protocols import sasl
 from webmail.protocols.errors import (
     AuthenticationFailed,
     ConnectionLost,
@@ -196,11 +197,26 @@ class Pop3Client:
                         capability="APOP",
                     )
                 conn.apop(ep.username, ep.password)
+            elif ep.auth == "oauth2":
+                self._bearer_login(conn)
             else:
                 conn.user(ep.username)
                 conn.pass_(ep.password)
         except Exception as exc:
             raise self._map(exc, during="login") from exc
+
+    def _bearer_login(self, conn: poplib.POP3) -> None:
+        """AUTH (RFC 5034) with an initial response; a "+ " challenge is the server's
+        error report, answered with an empty line to get the final -ERR."""
+        ep = self.endpoint
+        mechanism = sasl.choose(set(self._capa().get("SASL", [])))
+        response = sasl.initial_response(mechanism, ep.username, ep.password)
+        conn._putcmd(f"AUTH {mechanism} {response}")  # type: ignore[attr-defined]
+        reply: bytes = conn._getresp()  # type: ignore[attr-defined]
+        if not reply.startswith(b"+OK"):
+            conn._putcmd("")  # type: ignore[attr-defined]
+            conn._getresp()  # type: ignore[attr-defined]  # raises error_proto(-ERR)
+            raise poplib.error_proto(b"-ERR " + reply)
 
     def quit(self) -> None:
         """QUIT: the server now deletes what was marked with DELE."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
+from webmail.protocols import sasl
 from webmail.protocols.errors import (
     AuthenticationFailed,
     ConnectionLost,
@@ -143,7 +144,14 @@ class SmtpClient:
                 capability="AUTH",
             )
         try:
-            conn.login(ep.username, ep.password)
+            if ep.auth == "oauth2":
+                mechanism = sasl.choose(set(conn.esmtp_features.get("auth", "").split()))
+                initial = (sasl.oauthbearer if mechanism == sasl.OAUTHBEARER else sasl.xoauth2)(
+                    ep.username, ep.password)
+                # A 334 challenge carries the server's error: answer empty for the 5xx.
+                conn.auth(mechanism, lambda challenge=None: "" if challenge else initial)
+            else:
+                conn.login(ep.username, ep.password)
         except Exception as exc:
             raise self._map(exc, during="login") from exc
 

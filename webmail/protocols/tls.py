@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Security = Literal["none", "starttls", "tls"]
+# "password": LOGIN/PLAIN/USER-PASS; "oauth2": `password` holds an OAuth2 access token,
+# sent with OAUTHBEARER where offered, else XOAUTH2 (webmail.protocols.sasl).
+Auth = Literal["password", "oauth2"]
 
 
 def normalize_fingerprint(value: str) -> str:
@@ -113,6 +116,7 @@ class ServerEndpoint:
     timeout: float = 30.0
     ca_file: str | None = None
     pinned_sha256: str = ""
+    auth: Auth = "password"
 
     def __post_init__(self) -> None:
         if self.security not in ("none", "starttls", "tls"):
