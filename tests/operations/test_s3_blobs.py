@@ -29,7 +29,8 @@ def blob_storage_from_environment(endpoint: str) -> dict[str, Any]:
                    "WEBMAIL_S3_ENDPOINT_URL": endpoint, "WEBMAIL_S3_REGION": "us-east-1",
                    "WEBMAIL_S3_PREFIX": "mail"}
     environment.pop("DJANGO_SETTINGS_MODULE", None)
-    code = "import json; from webmail import settings; print(json.dumps(settings.STORAGES['blobs']))"
+    code = ("import json; from webmail import settings; "
+            "print(json.dumps(settings.STORAGES['blobs']))")
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment,
                             capture_output=True, text=True, check=True, timeout=60).stdout
     config: dict[str, Any] = json.loads(output)
