@@ -11,6 +11,7 @@ from typing import cast
 from django.conf import settings
 
 from accounts.models import MailAccount
+from accounts.oauth.login import smtp_credentials
 from webmail.compose import conf
 from webmail.protocols.tls import Security, ServerEndpoint, make_ssl_context
 
@@ -40,7 +41,7 @@ class SharedContextEndpoint(ServerEndpoint):
 
 
 def smtp_endpoint(account: MailAccount) -> ServerEndpoint:
-    username, password = account.smtp_login()
+    username, password, auth = smtp_credentials(account)
     # The account's one pin names the incoming server's certificate; it applies to SMTP
     # only on the same host (as in accounts.connection_check).
     same_host = account.smtp_host.lower() == account.incoming_host.lower()
@@ -50,6 +51,7 @@ def smtp_endpoint(account: MailAccount) -> ServerEndpoint:
         security=cast(Security, account.smtp_security),
         username=username,
         password=password,
+        auth=auth,
         timeout=conf.get("WEBMAIL_SMTP_TIMEOUT"),
         ca_file=getattr(settings, "WEBMAIL_EXTRA_CA_FILE", "") or None,
         pinned_sha256=account.trusted_cert_sha256 if same_host else "",

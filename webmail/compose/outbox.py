@@ -209,9 +209,18 @@ def recover_stale() -> tuple[int, int]:
     return requeued, uncertain
 
 
+def wait_for_reconnect(outbox_id: int, token: str, reason: str) -> bool:
+    """Back to queued, the attempt not counted: the account's OAuth2 grant is gone and
+    due_ids() skips it until the person reconnects (then it goes at once)."""
+    return bool(_held(outbox_id, token).update(
+        state=OutboxState.QUEUED, phase=SendPhase.NONE, attempt_token="",
+        attempts=F("attempts") - 1, last_error=reason))
+
+
 def due_ids(limit: int = DISPATCH_BATCH) -> list[int]:
     return list(
         Outbox.objects.filter(state=OutboxState.QUEUED, next_attempt_at__lte=timezone.now())
+        .exclude(account__reconnect_needed=True)
         .order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit]
     )
 

@@ -8,6 +8,7 @@ dispatch_due) comes back then.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import socket
@@ -16,12 +17,15 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from accounts.hosts import check_host_allowed
+from accounts.oauth.login import connect_with_refresh
+from accounts.oauth.tokens import ReconnectNeeded
 from webmail.compose import outbox
 from webmail.compose.endpoints import server_files_sent_mail, smtp_endpoint
 from webmail.compose.models import Outbox, OutboxState, SentCopy, SentCopyState
 from webmail.mail import blobs
 from webmail.protocols.errors import ProtocolError
 from webmail.protocols.smtp import SmtpClient
+from webmail.protocols.tls import ServerEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ def local_hostname() -> str:
 
 @dataclass(frozen=True)
 class RelayOutcome:
-    state: str  # "sent", "retry", "failed", "uncertain", "skipped"
+    state: str  # "sent", "retry", "failed", "uncertain", "skipped", "waiting"
     detail: str = ""
     retry_in: float | None = None
 
@@ -62,6 +66,8 @@ def relay(outbox_id: int) -> RelayOutcome:
     try:
         raw = blobs.get(row.blob_id)
         endpoint = smtp_endpoint(row.account)
+    except ProtocolError as exc:  # an OAuth2 token could not be renewed
+        return _protocol_failure(outbox_id, token, exc)
     except Exception as exc:  # noqa: BLE001 - any reason here is permanent for this row
         detail = f"The message could not be prepared for sending ({type(exc).__name__})."
         outbox.record_failure(outbox_id, token, detail)
@@ -73,7 +79,13 @@ def relay(outbox_id: int) -> RelayOutcome:
     in_transaction = False
     try:
         check_host_allowed(endpoint.host, endpoint.port, timeout=endpoint.timeout)
-        with SmtpClient(endpoint, local_hostname=local_hostname()) as client:
+        endpoints = iter([endpoint])
+        with contextlib.ExitStack() as stack:
+            # An OAuth2 token the server refuses is renewed and tried once more.
+            client = connect_with_refresh(
+                row.account, lambda: next(endpoints, None) or smtp_endpoint(row.account),
+                _open_smtp)
+            stack.push(client)
             if not outbox.enter_transaction(outbox_id, token):
                 return RelayOutcome("skipped", "the claim was taken back")
             in_transaction = True
@@ -96,7 +108,15 @@ def relay(outbox_id: int) -> RelayOutcome:
     return RelayOutcome("sent", result.message)
 
 
+def _open_smtp(endpoint: ServerEndpoint) -> SmtpClient:
+    return SmtpClient(endpoint, local_hostname=local_hostname()).__enter__()
+
+
 def _protocol_failure(outbox_id: int, token: str, exc: ProtocolError) -> RelayOutcome:
+    if isinstance(exc, ReconnectNeeded):
+        # The grant is gone: the row waits, queued, until the person reconnects.
+        outbox.wait_for_reconnect(outbox_id, token, str(exc))
+        return RelayOutcome("waiting", str(exc))
     detail = exc.server_text.strip() if exc.server_text else str(exc)
     text = f"{exc.code} {detail}" if exc.code else detail
     if exc.temporary:

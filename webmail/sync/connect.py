@@ -10,6 +10,7 @@ from django.conf import settings
 
 from accounts.hosts import check_host_allowed
 from accounts.models import MailAccount
+from accounts.oauth.login import connect_with_refresh, incoming_secret
 from webmail.protocols.imap import ImapClient
 from webmail.protocols.tls import ServerEndpoint
 
@@ -25,12 +26,14 @@ def imap_endpoint_for(account: MailAccount, *, timeout: float = IMAP_TIMEOUT_SEC
 
 def incoming_endpoint_for(account: MailAccount, *, timeout: float) -> ServerEndpoint:
     """The account's incoming server (IMAP or POP3) as the protocol clients take it."""
+    secret, auth = incoming_secret(account)
     return ServerEndpoint(
         host=account.incoming_host,
         port=account.incoming_port,
         security=account.incoming_security,  # type: ignore[arg-type]
         username=account.incoming_username,
-        password=account.incoming_password(),
+        password=secret,
+        auth=auth,
         timeout=timeout,
         ca_file=settings.WEBMAIL_EXTRA_CA_FILE or None,
         pinned_sha256=account.trusted_cert_sha256,
@@ -39,6 +42,9 @@ def incoming_endpoint_for(account: MailAccount, *, timeout: float) -> ServerEndp
 
 def imap_client_for(account: MailAccount) -> ImapClient:
     """A connected, logged-in IMAP client (CONDSTORE/QRESYNC enabled when offered)."""
-    endpoint = imap_endpoint_for(account)
-    check_host_allowed(endpoint.host, endpoint.port, timeout=endpoint.timeout)
-    return ImapClient.connect(endpoint)
+    def build() -> ServerEndpoint:
+        endpoint = imap_endpoint_for(account)
+        check_host_allowed(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+        return endpoint
+
+    return connect_with_refresh(account, build, ImapClient.connect)

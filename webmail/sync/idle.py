@@ -216,7 +216,7 @@ class Supervisor:
         IdleSupervisor.objects.filter(expires_at__lt=now - timedelta(hours=1)).delete()
         live = IdleSupervisor.objects.filter(expires_at__gt=now).count()
         accounts = {a.pk: a for a in MailAccount.objects.filter(
-            enabled=True, protocol=Protocol.IMAP).order_by("pk")}
+            enabled=True, reconnect_needed=False, protocol=Protocol.IMAP).order_by("pk")}
         share = math.ceil(len(accounts) / max(1, live))
 
         held = set(IdleLease.objects.filter(owner=self.owner, expires_at__gt=now,

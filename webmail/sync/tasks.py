@@ -48,7 +48,8 @@ def sync_account_task(
 def due_account_ids() -> list[int]:
     """Enabled accounts whose poll interval has passed since their last sync."""
     now = timezone.now()
-    enabled = MailAccount.objects.filter(enabled=True)
+    # An account waiting for its person to reconnect (OAuth2) is not polled.
+    enabled = MailAccount.objects.filter(enabled=True, reconnect_needed=False)
     # One condition per distinct interval (there are a handful): SQLite cannot multiply
     # an integer column by a duration, and this stays a plain indexable comparison.
     due = Q(last_sync_at__isnull=True)
