@@ -103,7 +103,7 @@ def _ms(values: list[float]) -> dict[str, float]:
             "p95_ms": round(_percentile(ordered, 0.95) * 1000, 1)}
 
 
-def measure_pages(count: int, seed: int) -> dict[str, Any]:
+def measure_pages(count: int, seed: int, profile: str = "") -> dict[str, Any]:
     import django
 
     django.setup()
@@ -140,7 +140,13 @@ def measure_pages(count: int, seed: int) -> dict[str, Any]:
         timings: dict[str, list[float]] = {"cold": [], "warm": [], "cold_cpu": [],
                                            "warm_cpu": []}
         cache.clear()
+        profiler = None
         for phase in ("cold", "warm"):
+            if phase == "warm" and profile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
             for pk in ids:
                 cpu, started = time.process_time(), time.perf_counter()
                 page = client.get(reverse("message", args=[pk]))
@@ -148,6 +154,9 @@ def measure_pages(count: int, seed: int) -> dict[str, Any]:
                 timings[phase].append(time.perf_counter() - started)
                 timings[phase + "_cpu"].append(time.process_time() - cpu)
                 assert page.status_code == frame.status_code == 200, (page, frame)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
         return {"messages": len(ids),
                 **{f"page_and_frame_{name}": _ms(values) for name, values in timings.items()}}
     finally:
@@ -163,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pages", type=int, default=0, help="messages to open in the UI")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--profile", default="", metavar="FILE",
+                        help="cProfile stats of the warm opens (with --pages)")
     args = parser.parse_args(argv)
     _setup_django()
     results: dict[str, Any] = {}
@@ -173,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.count:
         results["generated"] = measure(generated_messages(args.count, args.seed))
     if args.pages:
-        results["pages"] = measure_pages(args.pages, args.seed)
+        results["pages"] = measure_pages(args.pages, args.seed, args.profile)
 
     if args.json:
         print(json.dumps(results))

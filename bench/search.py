@@ -212,6 +212,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40, help="queries per kind")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--skip-reindex", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the PostgreSQL database for --reuse runs")
     parser.add_argument("--reuse", metavar="DATABASE_URL",
                         help="query a database an earlier run loaded (same count and seed)")
     args = parser.parse_args()
@@ -247,7 +249,7 @@ def main() -> None:
         print(f"reindex_all: {seconds:.1f} s, {args.count / seconds:,.0f} messages/s, "
               f"{text / 1e6 / seconds:.1f} MB text/s")
     run_queries(user, queries(texts, random.Random(args.seed + 1), args.queries))
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and not args.keep:
         connection.close()
         import psycopg
 

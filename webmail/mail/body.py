@@ -1,7 +1,8 @@
 """A message body made ready for the sandboxed reading frame, cached per message.
 
 HTML goes through sanitize_html once per (message, sanitizer version, remote images
-allowed or not); the result is kept in the cache and never edited afterwards. Plain
+allowed or not); the result is kept in the cache, with what else the frame shows, and
+never edited afterwards. Plain
 text is escaped first and only then linkified (urlize on the escaped text), split into
 blocks so the template can fold quoted replies and signatures.
 
@@ -12,6 +13,7 @@ opaque origin, and browsers treat its requests as cross-site (no SameSite cookie
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,20 +131,69 @@ def text_blocks(text: str) -> tuple[TextBlock, ...]:
 def _cache_key(message: Message, allow_remote: bool) -> str:
     # The secret key is in the key so tokens signed by an old key are never served.
     salt = hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()[:8]
-    return (f"mailbody:{SANITIZER_VERSION}:{salt}:{message.account.owner_id}:{message.pk}:"
+    return (f"mailframe:{SANITIZER_VERSION}:{salt}:{message.account.owner_id}:{message.pk}:"
             f"{message.blob_id}:{int(allow_remote)}")
 
 
-def render_body(message: Message, parsed: ParsedMessage, *, allow_remote: bool) -> RenderedBody:
-    """The body for the frame; sanitized HTML comes from the cache when it can."""
-    if not parsed.html:
-        return RenderedBody(is_html=False, blocks=text_blocks(parsed.text))
+def _for_frame(parsed: ParsedMessage) -> ParsedMessage:
+    """What the frame template reads besides the body (events, reports, forwarded
+    messages' headers and text): kept with the rendered body, so a warm open neither
+    fetches nor parses the raw message."""
+    forwarded = tuple(
+        dataclasses.replace(inner, html="", headers=(), attachments=(), search_text="",
+                            forwarded=(), reports=(), events=())
+        for inner in parsed.forwarded)
+    return dataclasses.replace(parsed, text="", html="", headers=(), attachments=(),
+                               search_text="", forwarded=forwarded)
+
+
+def frame_content(message: Message, *, allow_remote: bool,
+                  ) -> tuple[ParsedMessage, RenderedBody] | None:
+    """The frame's parsed parts and rendered body, from the cache when they are there;
+    None when the message's bytes are not stored."""
     key = _cache_key(message, allow_remote)
     cached = cache.get(key)
-    if isinstance(cached, tuple) and len(cached) == 3:
-        html, remote, pixels = cached
-        return RenderedBody(is_html=True, html=mark_safe(html),  # noqa: S308 - sanitized
-                            has_remote_content=bool(remote), tracking_pixels=int(pixels))
+    if isinstance(cached, tuple) and len(cached) == 2:
+        frame, body = cached
+        if isinstance(frame, ParsedMessage) and isinstance(body, CachedBody):
+            return frame, body.rendered()
+    parsed = load_parsed(message)
+    if parsed is None:
+        return None
+    rendered = render_body(message, parsed, allow_remote=allow_remote)
+    cache.set(key, (_for_frame(parsed), CachedBody.of(rendered)), CACHE_SECONDS)
+    return parsed, rendered
+
+
+@dataclass(frozen=True)
+class CachedBody:
+    """A RenderedBody as plain strings (SafeString does not survive every cache)."""
+
+    is_html: bool
+    html: str
+    blocks: tuple[tuple[str, str], ...]
+    has_remote_content: bool
+    tracking_pixels: int
+
+    @classmethod
+    def of(cls, body: RenderedBody) -> CachedBody:
+        return cls(body.is_html, str(body.html), tuple((b.kind, str(b.html)) for b in body.blocks),
+                   body.has_remote_content, body.tracking_pixels)
+
+    def rendered(self) -> RenderedBody:
+        # Cached by us from sanitize_html's output or escaped, linkified text.
+        return RenderedBody(
+            is_html=self.is_html, html=mark_safe(self.html),  # noqa: S308
+            blocks=tuple(TextBlock(kind, mark_safe(html))  # noqa: S308
+                         for kind, html in self.blocks),
+            has_remote_content=self.has_remote_content, tracking_pixels=self.tracking_pixels)
+
+
+def render_body(message: Message, parsed: ParsedMessage, *, allow_remote: bool) -> RenderedBody:
+    """The body for the frame: escaped text blocks, or sanitized HTML (frame_content
+    caches it)."""
+    if not parsed.html:
+        return RenderedBody(is_html=False, blocks=text_blocks(parsed.text))
     user_id = int(message.account.owner_id)
     # Tracking pixels are never fetched, even once images are shown.
     blocker = proxy.PixelBlocker(parsed.html, proxy_url_maker(user_id, message.pk))
@@ -152,7 +203,6 @@ def render_body(message: Message, parsed: ParsedMessage, *, allow_remote: bool) 
         proxy_url=blocker,
         cid_url=cid_url_maker(user_id, message.pk),
     )
-    cache.set(key, (result.html, result.has_remote_content, blocker.count), CACHE_SECONDS)
     return RenderedBody(
         is_html=True,
         html=mark_safe(result.html),  # noqa: S308 - the output of sanitize_html

@@ -47,9 +47,11 @@ def _address(message: Message) -> str:
     return message.from_address.strip().lower()
 
 
-def allows_remote_images(user: User, message: Message) -> bool:
-    """Whether the body frame loads remote images (through the proxy) without asking."""
-    prefs = for_user(user)
+def allows_remote_images(user: User, message: Message, *,
+                         prefs: Preferences | None = None) -> bool:
+    """Whether the body frame loads remote images (through the proxy) without asking.
+    Pass the person's `prefs` when they are already read."""
+    prefs = prefs or for_user(user)
     if prefs.remote_images == "always":
         return True
     if prefs.remote_images == "never":

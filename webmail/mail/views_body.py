@@ -64,14 +64,19 @@ def _frame_csp(request: HttpRequest) -> str:
 @xframe_options_sameorigin
 def message_body(request: HttpRequest, message_id: int) -> HttpResponse:
     message = _frame_message(request, message_id)
-    parsed = body.load_parsed(message)
-    if parsed is None:
+    if not message.blob_id:
         raise Http404("The body of this message is not stored.")
-    owner = message.account.owner
-    policy = preferences.for_user(owner).remote_images
-    allow_remote = preferences.allows_remote_images(owner, message) or (
+    owner = request.user if request.user.pk == message.account.owner_id \
+        else message.account.owner
+    assert isinstance(owner, User)
+    prefs = preferences.for_user(owner)
+    policy = prefs.remote_images
+    allow_remote = preferences.allows_remote_images(owner, message, prefs=prefs) or (
         policy != "never" and request.GET.get("images") == "1")
-    rendered = body.render_body(message, parsed, allow_remote=allow_remote)
+    content = body.frame_content(message, allow_remote=allow_remote)
+    if content is None:
+        raise Http404("The body of this message is not stored.")
+    parsed, rendered = content
     token = body.frame_token(int(message.account.owner_id), message.pk)
     show_images = reverse("message_body", args=[message.pk])
     context = {
