@@ -186,3 +186,47 @@ def test_a_label_the_server_refuses_stays_local_and_survives_a_sync(
     assert actions.add_label(messages=[second], label=label) == 1
     assert not UpstreamOperation.objects.filter(
         account=imap_account, state=OperationState.PENDING).exists()
+
+
+def test_undo_takes_back_the_last_label_change_here_and_on_dovecot(
+        imap_account: MailAccount, running_dovecot: DovecotServer) -> None:
+    running_dovecot.deliver_many("alice", [raw_message(1), raw_message(2)])
+    mirror(imap_account, running_dovecot)
+    first, second = Message.objects.filter(account=imap_account).order_by("uid")
+    label = _label(imap_account.owner, "Work")
+    actions.add_label(messages=[second], label=label)  # already labelled: undo leaves it
+    client = Client()
+    client.force_login(imap_account.owner)
+    replay: Callable[[], object] = lambda: replay_operations(  # noqa: E731
+        imap_account.pk, client_factory=client_factory_for(running_dovecot), force=True)
+
+    page = client.post(reverse("label_apply"), {
+        "ids": f"{first.pk},{second.pk}", "label": str(label.pk), "label_action": "add"},
+        **HTMX).content.decode()
+    assert "Labelled “Work”" in page and "Undo" in page
+    replay()
+    assert running_dovecot.flags("alice") == [{"work"}, {"work"}]
+
+    page = client.post(reverse("undo"), **HTMX).content.decode()
+    assert "Undone: Labelled “Work”" in page
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.keywords, second.keywords) == ([], ["work"])
+    replay()
+    assert running_dovecot.flags("alice") == [set(), {"work"}]
+
+    client.post(reverse("label_apply"), {
+        "ids": str(second.pk), "label": str(label.pk), "label_action": "remove"}, **HTMX)
+    client.post(reverse("undo"), **HTMX)
+    second.refresh_from_db()
+    assert second.keywords == ["work"]
+    assert "Nothing to undo" in client.post(reverse("undo"), **HTMX).content.decode()
+
+
+def test_the_label_view_finds_exactly_the_labelled_messages(alice: User, inbox: Folder) -> None:
+    work, workshop = _label(alice, "Work"), _label(alice, "Workshop")
+    tagged = make_message(inbox, keywords=["$Forwarded", "work"])
+    make_message(inbox, keywords=["workshop"])
+    make_message(inbox, keywords=["WORK-x"])
+    assert list(labels.messages_with_label(work)) == [tagged]
+    assert labels.messages_with_label(workshop).count() == 1

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from webmail.mail import actions
+from webmail.mail import actions, labels
 from webmail.mail.access import get_folder_for_user, messages_for_user
 from webmail.mail.listing import LIST_FIELDS
 from webmail.mail.models import Folder, FolderRole, Message
@@ -179,6 +179,8 @@ def undo(request: HttpRequest) -> HttpResponse:
         if record.get("flag") in FLAG_ACTIONS:
             function = FLAG_ACTIONS[record["flag"]][0]
             function(messages=list(messages_for_user(request.user, list(record.get("ids", [])))))
+        if record.get("label"):
+            _undo_label(request, record)
         for folder_id, ids in (record.get("moves") or {}).items():
             target = get_folder_for_user(request.user, int(folder_id))
             rows = list(messages_for_user(request.user, list(ids)))
@@ -189,6 +191,20 @@ def undo(request: HttpRequest) -> HttpResponse:
     response = _result(request, _("Undone: %(action)s") % {"action": record.get("text", "")},
                        {}, undo=False)
     return _refresh_list(response)
+
+
+def _undo_label(request: HttpRequest, record: dict[str, Any]) -> None:
+    """Put a label back on (or take it off) the messages the last label click changed."""
+    try:
+        label = labels.get_label_for_user(request.user, int(record["label"]))
+    except Http404:  # deleted since: deleting took it off every message already
+        return
+    rows = list(messages_for_user(request.user, list(record.get("ids", [])))
+                .select_related("folder__account"))
+    if record.get("label_action") == "add":
+        actions.add_label(messages=rows, label=label)
+    else:
+        actions.remove_label(messages=rows, label=label)
 
 
 @login_required

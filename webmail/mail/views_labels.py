@@ -17,7 +17,7 @@ from webmail.mail.access import messages_for_user
 from webmail.mail.listing import LIST_FIELDS, MessagePage, Sort
 from webmail.mail.models import LabelColour
 from webmail.mail.views import LIST_FRAGMENTS
-from webmail.mail.views_actions import _ids, _result
+from webmail.mail.views_actions import UNDO_KEY, _ids, _result
 from webmail.mail.views_common import (
     in_person_time_zone,
     person,
@@ -103,10 +103,16 @@ def label_apply(request: HttpRequest) -> HttpResponse:
     label = labels.get_label_for_user(request.user, int(label_id))
     if not rows:
         return _result(request, _("Select one or more messages first."), {}, undo=False)
-    if request.POST.get("label_action") == "remove":
+    removing = request.POST.get("label_action") == "remove"
+    changed = [m.pk for m in rows if labels.carries(m, label) == removing]
+    if removing:
         actions.remove_label(messages=rows, label=label)
         text = _("Label “%(name)s” removed") % {"name": label.name}
     else:
         actions.add_label(messages=rows, label=label)
         text = _("Labelled “%(name)s”") % {"name": label.name}
-    return _result(request, text, {m.pk: m.folder_id for m in rows}, undo=False)
+    # Undo puts back exactly the messages this click changed (see views_actions.undo).
+    request.session[UNDO_KEY] = {"text": text, "label": label.pk,
+                                 "label_action": "add" if removing else "remove",
+                                 "ids": changed}
+    return _result(request, text, {m.pk: m.folder_id for m in rows}, undo=True)
