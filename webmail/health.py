@@ -36,10 +36,15 @@ def _broker_ok() -> bool:
         client.close()
 
 
+def failing_dependencies() -> list[str]:
+    """The names of the services that do not answer ("database", "broker")."""
+    checks = {"database": _database_ok(), "broker": _broker_ok()}
+    return [name for name, ok in checks.items() if not ok]
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _database_ok(), "broker": _broker_ok()}
-    failed = [name for name, ok in checks.items() if not ok]
+    failed = failing_dependencies()
     body = {"status": "ok" if not failed else "fail", "failed": failed}
     return JsonResponse(body, status=200 if not failed else 503)
