@@ -41,7 +41,7 @@ SUBJECT_WINDOW = timedelta(days=30)
 # Subject matching is a LIKE per orphan: past this many per batch the rest start
 # their own threads rather than turning one query into a huge OR.
 MAX_SUBJECT_ORPHANS = 50
-# Rows written per UPDATE statement by bulk_update (SQLite's variable limit).
+# Keys per IN (...) list and rows per bulk_update statement (SQLite's variable limit).
 UPDATE_BATCH = 400
 # Unkeyed rows taken at a time when no ids are given (a first run over a big mailbox):
 # bounded memory, and still a handful of queries per few thousand messages.
@@ -233,14 +233,24 @@ def _assign(account_id: int, batch: list[_Row]) -> int:
                 [(row.key, row.pk) for row in batch])
         rekeyed = 0
         if renames and not set(renames.values()) & set(renames):
-            # No key is both renamed and a rename's target, so one rename after another
-            # ends where one simultaneous CASE would.
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    f"UPDATE {quote(table)} SET thread_key = %s "  # noqa: S608
-                    "WHERE account_id = %s AND thread_key = %s",
-                    [(new, account_id, old) for old, new in renames.items()])
-                rekeyed = max(cursor.rowcount, 0)
+            # No key is both renamed and a rename's target, so renames applied in
+            # chunks end where one CASE over all of them would. The rows are found
+            # through the thread_key index: for "account_id = ? AND thread_key IN
+            # (...)" SQLite's planner takes the account index and scans the whole
+            # account (seconds per batch in a big first sync, profiled).
+            olds = list(renames)
+            for start in range(0, len(olds), UPDATE_BATCH):
+                chunk = olds[start:start + UPDATE_BATCH]
+                cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+                marks = ", ".join(["%s"] * len(chunk))
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {quote(table)} SET thread_key = CASE thread_key {cases} "  # noqa: S608
+                        f"ELSE thread_key END WHERE id IN (SELECT id FROM {quote(table)} "
+                        f"WHERE thread_key IN ({marks})) AND account_id = %s",
+                        [v for old in chunk for v in (old, renames[old])] + chunk
+                        + [account_id])
+                    rekeyed += max(cursor.rowcount, 0)
         elif renames:
             rekeyed = (
                 Message.objects.filter(account_id=account_id, thread_key__in=list(renames))
