@@ -187,3 +187,4 @@ class AuditLogAdmin(admin.ModelAdmin[LogEntry]):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+from accounts.oauth import admin as _oauth_admin  # noqa: E402,F401 - registers OAuthClient

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from accounts import signup_views, twofactor_views, views
 
 urlpatterns = [
+    path("", include("accounts.oauth.urls")),
     path("setup/", views.setup, name="setup"),
     path("signup/", signup_views.signup_view, name="signup"),
     path("2fa/setup/", twofactor_views.setup, name="twofactor_setup"),

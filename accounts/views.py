@@ -14,6 +14,7 @@ from accounts import actions
 from accounts.access import get_mail_account_for_user
 from accounts.forms import MailAccountForm, SetupForm
 from accounts.models import MailAccount, User
+from accounts.oauth.models import OAuthClient
 from accounts.setup import create_first_admin, setup_needed
 from accounts.tasks import check_account_task
 
@@ -27,7 +28,8 @@ def _user(request: HttpRequest) -> User:
 @require_GET
 def account_list(request: HttpRequest) -> HttpResponse:
     accounts = MailAccount.objects.filter(owner=_user(request))
-    return render(request, "accounts/account_list.html", {"accounts": accounts})
+    return render(request, "accounts/account_list.html", {
+        "accounts": accounts, "oauth_clients": OAuthClient.objects.filter(enabled=True)})
 
 
 @login_required
