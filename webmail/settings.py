@@ -39,6 +39,8 @@ def _kept_secret(name: str, make: str) -> str:
 SECRET_KEY = env.str("SECRET_KEY", default="") or _kept_secret(
     "secret_key", secrets.token_urlsafe(50)
 )
+# Old secret keys, still accepted for sessions and signed links while a new key rolls out.
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Fernet keys for upstream credentials: the first encrypts, all decrypt (rotation).
 CREDENTIAL_KEYS: list[str] = env.list("WEBMAIL_CREDENTIAL_KEYS", default=[]) or [
     _kept_secret("credential_key", Fernet.generate_key().decode())
@@ -238,6 +240,9 @@ SILENCED_SYSTEM_CHECKS = [] if HTTPS else ["security.W004", "security.W008", "se
 WEBMAIL_ALLOW_PRIVATE_HOSTS = env.bool("WEBMAIL_ALLOW_PRIVATE_HOSTS", default=False)
 # How long the connection check waits for an upstream server, in seconds.
 WEBMAIL_CHECK_TIMEOUT = env.float("WEBMAIL_CHECK_TIMEOUT", default=8.0)
+# How long an account stays claimed by a sync without renewal, so also how long it
+# waits after a worker died in the middle of one (renewed between batches).
+WEBMAIL_SYNC_LEASE_SECONDS = env.int("WEBMAIL_SYNC_LEASE_SECONDS", default=600)
 # Largest file accepted by "import mail" (mbox, zip of .eml).
 WEBMAIL_MAX_IMPORT_BYTES = env.int("WEBMAIL_MAX_IMPORT_BYTES", default=512 * 1024 * 1024)
 # Extra CA bundle (PEM) trusted for upstream TLS, in addition to the system store.
