@@ -15,6 +15,9 @@ FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     WEBMAIL_DATA_DIR=/data PATH=/opt/venv/bin:$PATH
 WORKDIR /app
+# pg_dump and pg_restore for `manage.py backup` / `restore` (Debian's 15, as the server).
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 # A virtualenv: works the same on the python image and on Debian's own python3.
 RUN python3 -m venv /opt/venv
 COPY requirements.txt .
