@@ -92,6 +92,20 @@ def access_token_for(account: MailAccount, *, rejected: str = "") -> str:
         raise _reconnect_error(account)
     if _fresh(account) and not rejected:
         return credentials.decrypt(account.oauth_access_token_encrypted)
+    try:
+        return _refresh_locked(account, rejected)
+    except _GrantRefused as refused:
+        # Recorded outside the refresh's transaction, which the error rolled back.
+        raise mark_reconnect_needed(account, refused.reason) from None
+
+
+class _GrantRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _refresh_locked(account: MailAccount, rejected: str) -> str:
     with transaction.atomic():
         # One refresh at a time per account: providers that rotate refresh tokens
         # invalidate the old one, so two racing refreshes would lose the grant.
@@ -122,14 +136,14 @@ def _refresh(account: MailAccount) -> dict[str, Any]:
     client = account.oauth_client
     refresh_token = credentials.decrypt(account.oauth_refresh_token_encrypted)
     if client is None or not refresh_token:
-        raise mark_reconnect_needed(account, "no refresh token")
+        raise _GrantRefused("no refresh token")
     try:
         with provider_session(client) as session:
             token: dict[str, Any] = session.refresh_token(client.token_url,
                                                           refresh_token=refresh_token)
     except OAuthError as exc:
         if exc.error in GRANT_ERRORS:
-            raise mark_reconnect_needed(account, exc.error) from None
+            raise _GrantRefused(exc.error) from None
         raise TemporaryServerError(
             f"{client.name} could not renew the sign-in now ({exc.error}); will retry.",
         ) from None
