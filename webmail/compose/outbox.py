@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import MailAccount, User
+from webmail.broker import send_or_leave_to_beat
 from webmail.compose import conf
 from webmail.compose.builder import BuiltMessage
 from webmail.compose.models import (
@@ -45,7 +46,10 @@ DISPATCH_BATCH = 500
 def _enqueue(outbox_id: int, countdown: float) -> None:
     from webmail.compose.tasks import relay_task  # the task module imports us
 
-    relay_task.apply_async((outbox_id,), countdown=max(0.0, countdown))
+    # With the broker away the row stays queued and due: beat's dispatch_due sends it.
+    send_or_leave_to_beat(
+        lambda: relay_task.apply_async((outbox_id,), countdown=max(0.0, countdown)),
+        task="relay", object_id=outbox_id)
 
 
 def enqueue_if_soon(outbox_id: int, at: datetime, *, now: datetime | None = None) -> None:

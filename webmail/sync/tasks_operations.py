@@ -9,6 +9,7 @@ from celery.app.task import Task
 from django.utils import timezone
 
 from accounts.models import MailAccount
+from webmail.broker import send_or_leave_to_beat
 from webmail.sync.lease import LeaseBusy
 from webmail.sync.operations import due_account_ids, replay_operations
 
@@ -24,8 +25,10 @@ MAX_RETRIES = 5
 
 
 def queue_replay(account_id: int) -> None:
-    """Queue a replay now (called by mail.actions after their transaction commits)."""
-    replay_operations_task.delay(account_id)
+    """Queue a replay now (called by mail.actions after their transaction commits); with
+    the broker away, beat's replay_due_operations picks the operations up later."""
+    send_or_leave_to_beat(lambda: replay_operations_task.delay(account_id),
+                          task="replay_operations", object_id=account_id)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
