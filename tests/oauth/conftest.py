@@ -77,6 +77,11 @@ def oauth_smtp(oauth_smtp_server: OAuthSMTPServer) -> OAuthSMTPServer:
 @pytest.fixture
 def oauth_client(db: None, oauth_provider: TestProvider, oauth_mailbox: OAuthDovecotServer,
                  oauth_smtp: OAuthSMTPServer) -> OAuthClient:
+    return make_oauth_client(oauth_provider, oauth_mailbox, oauth_smtp)
+
+
+def make_oauth_client(oauth_provider: TestProvider, oauth_mailbox: OAuthDovecotServer,
+                      oauth_smtp: OAuthSMTPServer) -> OAuthClient:
     client = OAuthClient(
         name="Example", provider=OAuthProvider.GENERIC, client_id=CLIENT_ID,
         authorization_url=oauth_provider.url("/authorize"),

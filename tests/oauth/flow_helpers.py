@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import re
 from urllib.parse import urlparse
 
 import requests
+from django.http import HttpResponse
 from django.test import Client
 
 
@@ -16,7 +19,14 @@ def authorize(authorization_url: str) -> str:
     return f"{location.path}?{location.query}"
 
 
+def provider_url(response: HttpResponse) -> str:
+    """The provider URL of the page that moves the browser on (see views._to_provider)."""
+    assert response.status_code == 200
+    found = re.search(r'id="oauth-continue" href="([^"]+)"', response.content.decode())
+    assert found, response.content.decode()
+    return html.unescape(found.group(1))
+
+
 def start_connect(client: Client, oauth_client_id: int, email: str) -> str:
-    response = client.post(f"/accounts/connect/{oauth_client_id}/", {"email": email})
-    assert response.status_code == 302
-    return str(response["Location"])
+    return provider_url(client.post(f"/accounts/connect/{oauth_client_id}/",
+                                    {"email": email}))

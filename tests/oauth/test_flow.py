@@ -18,7 +18,7 @@ from accounts.oauth.flow import SESSION_KEY
 from accounts.oauth.models import OAuthClient
 from tests.compose.conftest import compose_settings  # noqa: F401 - fixture
 from tests.oauth.conftest import make_oauth_account
-from tests.oauth.flow_helpers import authorize, start_connect
+from tests.oauth.flow_helpers import authorize, provider_url, start_connect
 from tests.servers.dovecot_oauth import OAuthDovecotServer
 from tests.servers.oauth_provider import OAuthProvider
 from tests.servers.oauth_smtp import OAuthSMTPServer
@@ -154,7 +154,7 @@ def test_a_revoked_grant_pauses_the_account_and_a_queued_message_goes_after_reco
     assert "Reconnect needed" in page and f"/accounts/{account.pk}/reconnect/" in page
 
     response = alice_client.post(f"/accounts/{account.pk}/reconnect/")
-    assert alice_client.get(authorize(response["Location"])).status_code == 302
+    assert alice_client.get(authorize(provider_url(response))).status_code == 302
 
     account.refresh_from_db()
     assert not account.reconnect_needed
