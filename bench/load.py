@@ -117,10 +117,11 @@ class Site:
         if self.args.db == "postgres":
             import psycopg
 
-            with psycopg.connect(self.args.pg_url, autocommit=True) as conn:
+            server = self.args.pg_url.rsplit("/", 1)[0]  # the URL's database may not exist
+            with psycopg.connect(server + "/postgres", autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {self.args.pg_db} WITH (FORCE)")
                 conn.execute(f"CREATE DATABASE {self.args.pg_db}")
-            env["DATABASE_URL"] = self.args.pg_url.rsplit("/", 1)[0] + "/" + self.args.pg_db
+            env["DATABASE_URL"] = server + "/" + self.args.pg_db
         self.env = env
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput", "-v0")
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=200, help="messages per INBOX")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres",
-                        help="a server to create the bench's database on")
+                        help="the PostgreSQL server (its database part is ignored)")
     parser.add_argument("--pg-db", default="webmail_bench_load",
                         help="the bench's database (dropped and created again)")
     parser.add_argument("--steps", default="",

@@ -51,8 +51,12 @@ def test_two_people_browse_search_and_send_without_errors(tmp_path: Path) -> Non
     if database.startswith("postgres"):
         command += ["--db", "postgres", "--pg-url", database,
                     "--pg-db", f"webmail_test_load_{os.getpid()}"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=540,
-                            check=False)
+    try:
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                                timeout=540, check=False)
+    finally:
+        if database.startswith("postgres"):
+            _drop(database, f"webmail_test_load_{os.getpid()}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     figures = json.loads(out.read_text())
     rows = {r["name"]: r for r in figures["steps"][0]["rows"]}
@@ -64,3 +68,10 @@ def test_two_people_browse_search_and_send_without_errors(tmp_path: Path) -> Non
     assert figures["received"] == figures["sends"]
     assert figures["duplicates"] == 0
     assert "p50" in rows["list"] and rows["list"]["p95"] >= rows["list"]["p50"]
+
+
+def _drop(url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
