@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from webmail import health
 
@@ -42,4 +43,6 @@ urlpatterns = [
     path("compose/", include("webmail.compose.urls")),
     path("search/", include("webmail.search.urls")),
     path("data/", include("webmail.mail.data_urls")),
+    # gettext() for our static JS (compose, account presets) in the person's language.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
 ]
