@@ -27,13 +27,13 @@ from functools import partial
 
 from accounts.models import MailAccount
 from webmail.mail.models import BodyState, Folder, Message
-from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.errors import ConnectionLost, PermanentServerError, ProtocolError
-from webmail.protocols.imap import FolderStatus, HeaderRecord, ImapClient
+from webmail.protocols.imap import FolderStatus, ImapClient
 from webmail.sync import imap_store as store
 from webmail.sync.connect import imap_client_for
 from webmail.sync.folders import sync_folder_list
-from webmail.sync.imap_prepare import Prepared, parse_headers, prepare, release_memory
+from webmail.sync.imap_headers import ENVELOPE_HEADERS, insert_header_rows, parse_envelope
+from webmail.sync.imap_prepare import Prepared, prepare, release_memory
 from webmail.sync.imap_session import LeaseLost, Progress, Session
 from webmail.sync.quota import refresh_quota
 from webmail.sync.stats import SyncStats
@@ -156,7 +156,7 @@ def sync_folder_headers(session: Session, folder: Folder, stats: SyncStats,
         for start in range(0, len(fresh), HEADER_BATCH):
             batch = fresh[start:start + HEADER_BATCH]
             count = session.run("FETCH headers", partial(_headers, session, folder, uv, batch,
-                                                         stats, len(fresh)))
+                                                         stats))
             store.refresh_counts(folder)
             progress.advance(folder, count)
             session.renew()
@@ -168,20 +168,17 @@ def sync_folder_headers(session: Session, folder: Folder, stats: SyncStats,
 
 
 def _headers(session: Session, folder: Folder, uidvalidity: int, uids: list[int],
-             stats: SyncStats, work: int, client: ImapClient) -> int:
-    """One batch of new messages' headers, fetched and inserted (idempotent)."""
+             stats: SyncStats, client: ImapClient) -> int:
+    """One batch of new messages' headers, fetched and inserted (idempotent).
+
+    Only the envelope's header fields are fetched and parsed (imap_headers): inline,
+    since at ~50 us a message a worker pool would cost more than it saves.
+    """
     session.ensure_selected(folder)
-    # Inline unless a pool runs already: starting one (forkserver, imports) costs about
-    # what parsing 500 headers does, and the list should show as early as possible.
-    executor = session.workers.for_work(work if session.workers.started else 0)
-    records: list[HeaderRecord] = []
-    parsing: list[Future[ParsedMessage]] = []
-    for record in client.fetch_headers(uids):
-        records.append(record)
-        parsing.append(executor.submit(parse_headers, record.header_bytes, record.internal_date))
+    records = list(client.fetch_headers(uids, fields=ENVELOPE_HEADERS))
     stats.bytes_fetched += sum(len(r.header_bytes) for r in records)
-    return store.insert_headers(session.account, folder, uidvalidity, records,
-                                [future.result() for future in parsing])
+    parsed = [parse_envelope(r.header_bytes, r.internal_date) for r in records]
+    return insert_header_rows(session.account, folder, uidvalidity, records, parsed)
 
 
 def _flags_without_qresync(session: Session, folder: Folder, uidnext: int, exists: int,
