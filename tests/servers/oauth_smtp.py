@@ -81,6 +81,7 @@ class OAuthSMTPServer:
     introspection_url: str
     host: str = "127.0.0.1"
     port: int = 0
+    exclude: tuple[str, ...] = ()  # mechanisms not to offer, e.g. ("OAUTHBEARER",)
     delivered: list[Delivered] = field(default_factory=list)
     auth_attempts: list[tuple[str, bool]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -91,7 +92,7 @@ class OAuthSMTPServer:
         # Plain text on loopback: the login mechanism, not TLS, is what is tested here.
         self._controller = Controller(
             _Handler(self), hostname=self.host, port=self.port, auth_required=True,
-            auth_require_tls=False, auth_exclude_mechanism=["LOGIN", "PLAIN"],
+            auth_require_tls=False, auth_exclude_mechanism=["LOGIN", "PLAIN", *self.exclude],
         )
         self._controller.start()
 
