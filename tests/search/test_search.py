@@ -264,3 +264,22 @@ def test_relevance_ranks_the_newest_matches_and_date_order_reaches_all(
     monkeypatch.setattr(service, "RANK_CANDIDATES", 2)
     assert found(alice, box, "meeting") == {"meetings", "sent"}  # 2024-02-20, 2024-01-16
     assert found(alice, box, "meeting", order="date") == {"budget", "meetings", "sent"}
+
+
+def test_a_phrase_finds_older_adjacent_words_past_newer_messages_holding_both_apart(
+        alice: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    from webmail.search import service
+
+    account = make_account(alice, email="phrases@example.test")
+    inbox, trash = make_folder(account, "INBOX", "inbox"), make_folder(account, "Trash", "trash")
+    for day in range(10, 20):  # newer: both words, never side by side
+        make_message(inbox, "notes", "the review of the garden meeting", day=f"2024-05-{day}")
+    wanted = {make_message(inbox, "a", "please send the meeting review today",
+                           day="2024-04-02").pk,
+              make_message(inbox, "b", "Meeting review: done", day="2024-04-01").pk}
+    make_message(trash, "c", "the meeting review in the bin", day="2024-06-01")
+    monkeypatch.setattr(service, "RANK_CANDIDATES", 2)
+
+    results = search_messages(alice, '"meeting review"')
+
+    assert {hit.message_id for hit in results.hits} == wanted

@@ -38,9 +38,25 @@ _PG_CHANGED = " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in PG_WA
 _PG_COLUMNS = ", ".join(f'"{c}"' for c in PG_WATCHED)
 _SQLITE_COLUMNS = ", ".join(f'"{c}"' for c in WATCHED)
 
+# from: is a substring of the sender's name or address (filters.py: icontains, which
+# Django writes as UPPER(col::text) LIKE UPPER(%s)). Trigram indexes on exactly those
+# expressions let PostgreSQL find "from:ana" among 100,000 rows without reading each
+# row (measured: a sequential pass over mail_message, 15,000 pages, for every query).
+# pg_trgm is a trusted extension: the database owner may create it.
+# Created only when missing: CREATE INDEX (even IF NOT EXISTS) on mail_message fails
+# inside a transaction that wrote to it (reindex_all after a sync, in one transaction).
+_PG_SENDER_INDEXES = [
+    f"DO $$ BEGIN IF to_regclass('search_message_{column}_trgm') IS NULL THEN "
+    f"CREATE INDEX search_message_{column}_trgm ON mail_message "
+    f"USING GIN ((upper({column}::text)) gin_trgm_ops); END IF; END $$"
+    for column in ("from_name", "from_address")
+]
+
 POSTGRES_INSTALL = [
     "CREATE INDEX IF NOT EXISTS search_document_vector ON search_search_document "
     "USING GIN (vector)",
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    *_PG_SENDER_INDEXES,
     # Overlapping bigrams of every CJK run, space separated.
     f"""CREATE OR REPLACE FUNCTION search_cjk_bigrams(body text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -105,6 +121,8 @@ POSTGRES_UNINSTALL = [
     "DROP FUNCTION IF EXISTS search_json_text(jsonb)",
     "DROP FUNCTION IF EXISTS search_cjk_bigrams(text)",
     "DROP INDEX IF EXISTS search_document_vector",
+    "DROP INDEX IF EXISTS search_message_from_name_trgm",
+    "DROP INDEX IF EXISTS search_message_from_address_trgm",
 ]
 POSTGRES_INDEX_ROWS = (
     "INSERT INTO search_search_document (message_id, account_id, date, vector) "

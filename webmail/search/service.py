@@ -20,8 +20,10 @@ Order = Literal["relevance", "date"]
 MAX_LIMIT = 200
 # Relevance ranks the newest this-many matches (after every operator's filter): ranking
 # reads each candidate's positions, so a word in 20% of 100,000 messages would otherwise
-# cost 20,000 reads per keystroke. Order by date reaches every match.
-RANK_CANDIDATES = 1_000
+# cost 20,000 reads per keystroke. Order by date reaches every match. 500 rather than
+# 1,000: ranking (and a phrase's adjacency check) reads each candidate's vector, about
+# a third of a PostgreSQL query's time at 1,000 (bench/search.py, EXPLAIN ANALYZE).
+RANK_CANDIDATES = 500
 
 
 @dataclass(frozen=True)
