@@ -6,6 +6,9 @@ from django.db import transaction
 
 from accounts import credentials
 from accounts.models import MailAccount
+from accounts.oauth.models import OAuthClient
+
+OAUTH_TOKEN_FIELDS = ("oauth_refresh_token_encrypted", "oauth_access_token_encrypted")
 
 # Accounts re-encrypted per transaction: bounded work per commit on a big install.
 ROTATION_BATCH = 500
@@ -26,7 +29,13 @@ def rotate_all_credentials() -> int:
                 account.smtp_password_encrypted = credentials.rotate(
                     account.smtp_password_encrypted
                 )
+                for name in OAUTH_TOKEN_FIELDS:
+                    setattr(account, name, credentials.rotate(getattr(account, name)))
                 account.save(update_fields=["incoming_password_encrypted",
-                                            "smtp_password_encrypted"])
+                                            "smtp_password_encrypted", *OAUTH_TOKEN_FIELDS])
                 rotated += 1
+    with transaction.atomic():
+        for client in OAuthClient.objects.select_for_update():
+            client.client_secret_encrypted = credentials.rotate(client.client_secret_encrypted)
+            client.save(update_fields=["client_secret_encrypted"])
     return rotated
