@@ -109,8 +109,9 @@ def _refresh_locked(account: MailAccount, rejected: str) -> str:
     with transaction.atomic():
         # One refresh at a time per account: providers that rotate refresh tokens
         # invalidate the old one, so two racing refreshes would lose the grant.
-        row = MailAccount.objects.select_for_update().select_related("oauth_client").get(
-            pk=account.pk)
+        # of=self: PostgreSQL cannot lock the nullable side of the client's outer join.
+        row = MailAccount.objects.select_for_update(of=("self",)).select_related(
+            "oauth_client").get(pk=account.pk)
         current = credentials.decrypt(row.oauth_access_token_encrypted)
         if row.reconnect_needed:
             raise _reconnect_error(row)
