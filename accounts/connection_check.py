@@ -23,6 +23,8 @@ from imapclient import exceptions as imap_exceptions
 from accounts.credentials import CredentialError
 from accounts.hosts import check_host_allowed
 from accounts.models import MailAccount, Protocol
+from accounts.oauth.login import incoming_secret, smtp_credentials
+from webmail.protocols import sasl
 from webmail.protocols.errors import (
     AuthenticationFailed,
     ConnectionLost,
@@ -90,7 +92,15 @@ def check_imap_login(endpoint: ServerEndpoint) -> set[str]:
                 capability="IMAP4rev1",
             )
         try:
-            client.login(ep.username, ep.password)
+            if ep.auth == "oauth2":
+                offered = {c.decode("ascii", "replace").upper().removeprefix("AUTH=")
+                           for c in client.capabilities() if c.upper().startswith(b"AUTH=")}
+                if sasl.choose(offered) == sasl.OAUTHBEARER:
+                    client.oauthbearer_login(ep.username, ep.password)
+                else:
+                    client.oauth2_login(ep.username, ep.password)
+            else:
+                client.login(ep.username, ep.password)
         except imap_exceptions.LoginError as exc:
             text = str(exc)
             if "[UNAVAILABLE]" in text.upper():
@@ -165,16 +175,19 @@ def _check_incoming(account: MailAccount, timeout: float, ca_file: str | None) -
     is_imap = account.protocol == Protocol.IMAP
     kind = "IMAP" if is_imap else "POP3"
     try:
-        password = account.incoming_password()
+        password, auth = incoming_secret(account)
     except CredentialError:
         return _failure("incoming", "The stored password cannot be decrypted; enter it again.",
                         "CredentialError")
+    except ProtocolError as exc:  # an OAuth2 grant that cannot be renewed
+        return _failure("incoming", exc.message, type(exc).__name__)
     endpoint = ServerEndpoint(
         host=account.incoming_host,
         port=account.incoming_port,
         security=cast(Security, account.incoming_security),
         username=account.incoming_username,
         password=password,
+        auth=auth,
         timeout=timeout,
         ca_file=ca_file,
         pinned_sha256=account.trusted_cert_sha256,
@@ -185,10 +198,12 @@ def _check_incoming(account: MailAccount, timeout: float, ca_file: str | None) -
 
 def _check_outgoing(account: MailAccount, timeout: float, ca_file: str | None) -> CheckResult:
     try:
-        username, password = account.smtp_login()
+        username, password, auth = smtp_credentials(account)
     except CredentialError:
         return _failure("outgoing", "The stored SMTP password cannot be decrypted; enter it "
                         "again.", "CredentialError")
+    except ProtocolError as exc:
+        return _failure("outgoing", exc.message, type(exc).__name__)
     # The one pin on the account belongs to the incoming server's certificate; it also
     # applies to SMTP only when both are the same host (usually the same certificate).
     same_host = account.smtp_host.lower() == account.incoming_host.lower()
@@ -198,6 +213,7 @@ def _check_outgoing(account: MailAccount, timeout: float, ca_file: str | None) -
         security=cast(Security, account.smtp_security),
         username=username,
         password=password,
+        auth=auth,
         timeout=timeout,
         ca_file=ca_file,
         pinned_sha256=account.trusted_cert_sha256 if same_host else "",

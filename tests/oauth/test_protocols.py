@@ -46,3 +46,13 @@ def test_a_password_is_not_a_token(oauth_mailbox: OAuthDovecotServer) -> None:
                               auth="oauth2", timeout=10)
     with pytest.raises(AuthenticationFailed):
         ImapClient.connect(endpoint)
+
+
+def test_the_connection_check_logs_in_with_the_token(
+        alice: User, oauth_client: OAuthClient, oauth_provider: OAuthProvider,
+        oauth_mailbox: OAuthDovecotServer, oauth_smtp: OAuthSMTPServer) -> None:
+    from accounts.connection_check import check_account
+
+    account = make_oauth_account(alice, oauth_client, oauth_provider)
+    report = check_account(account)
+    assert [r.ok for r in report.results] == [True, True], report
