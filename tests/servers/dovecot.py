@@ -229,6 +229,9 @@ mail_location = maildir:~/Maildir
 mail_fsync = never
 mail_plugins = $mail_plugins quota
 imap_idle_notify_interval = 1 secs
+# IDLE learns of new mail by inotify; where the machine's inotify instances run out
+# (many Dovecots at once), Dovecot falls back to looking every this often (default 30 s).
+mailbox_idle_check_interval = 1 secs
 pop3_uidl_format = %08Xu%08Xv
 mail_max_userip_connections = 200
 login_trusted_networks =
