@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.password_validation import validate_password
+from django.utils.translation import gettext_lazy as _
 
 from accounts.hosts import HostNotAllowed, check_host_allowed
 from accounts.models import DEFAULT_PORTS, MailAccount
@@ -21,14 +22,15 @@ class MailAccountForm(forms.ModelForm[MailAccount]):
         widget=_PASSWORD_WIDGET,
         required=False,
         strip=False,
-        help_text="Leave empty to keep the current password.",
+        label=_("Password"),
+        help_text=_("Leave empty to keep the current password."),
     )
     smtp_password = forms.CharField(
         widget=_PASSWORD_WIDGET,
         required=False,
         strip=False,
-        label="SMTP password",
-        help_text="Only when SMTP uses other credentials. Leave empty to keep the current one.",
+        label=_("SMTP password"),
+        help_text=_("Only when SMTP uses other credentials. Leave empty to keep the current one."),
     )
 
     class Meta:
@@ -54,6 +56,18 @@ class MailAccountForm(forms.ModelForm[MailAccount]):
             "authserv_id",
             "enabled",
         ]
+        labels = {
+            "display_name": _("Display name"), "email": _("Email address"),
+            "protocol": _("Protocol"), "incoming_host": _("Incoming server"),
+            "incoming_port": _("Incoming port"), "incoming_security": _("Incoming security"),
+            "incoming_username": _("Username"), "smtp_host": _("SMTP server"),
+            "smtp_port": _("SMTP port"), "smtp_security": _("SMTP security"),
+            "smtp_same_credentials": _("Same login for SMTP"),
+            "smtp_username": _("SMTP username"), "pop3_policy": _("POP3: after download"),
+            "pop3_delete_after_days": _("POP3: delete after (days)"),
+            "poll_interval_minutes": _("Check for mail every (minutes)"),
+            "enabled": _("Enabled"),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

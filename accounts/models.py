@@ -7,6 +7,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from accounts import credentials
 from accounts.oauth.models import OAuthClient  # noqa: F401 - registers it with this app
@@ -16,7 +17,7 @@ class User(AbstractUser):
     """Custom from the first migration so fields can be added later without pain."""
 
     require_2fa = models.BooleanField(
-        default=False, help_text="Must set up two-factor login before using the site."
+        default=False, help_text=_("Must set up two-factor login before using the site.")
     )
 
     class Meta:
@@ -24,9 +25,9 @@ class User(AbstractUser):
 
 
 class Security(models.TextChoices):
-    NONE = "none", "None (plain text, not recommended)"
+    NONE = "none", _("None (plain text, not recommended)")
     STARTTLS = "starttls", "STARTTLS"
-    TLS = "tls", "TLS (implicit)"
+    TLS = "tls", _("TLS (implicit)")
 
 
 class Protocol(models.TextChoices):
@@ -35,21 +36,21 @@ class Protocol(models.TextChoices):
 
 
 class SyncStatus(models.TextChoices):
-    NEVER = "never", "Never synced"
-    SYNCING = "syncing", "Syncing"
-    OK = "ok", "Up to date"
-    ERROR = "error", "Error"
+    NEVER = "never", _("Never synced")
+    SYNCING = "syncing", _("Syncing")
+    OK = "ok", _("Up to date")
+    ERROR = "error", _("Error")
 
 
 class AuthKind(models.TextChoices):
-    PASSWORD = "password", "Password"
+    PASSWORD = "password", _("Password")
     OAUTH2 = "oauth2", "OAuth2 (XOAUTH2)"
 
 
 class Pop3Policy(models.TextChoices):
-    KEEP = "keep", "Keep messages on the server"
-    DELETE = "delete", "Delete from the server after download"
-    DELETE_AFTER_DAYS = "delete_after_days", "Delete from the server after some days"
+    KEEP = "keep", _("Keep messages on the server")
+    DELETE = "delete", _("Delete from the server after download")
+    DELETE_AFTER_DAYS = "delete_after_days", _("Delete from the server after some days")
 
 
 DEFAULT_PORTS: dict[tuple[str, str], int] = {
@@ -88,7 +89,7 @@ class MailAccount(models.Model):
         max_length=10, choices=Security.choices, default=Security.STARTTLS
     )
     smtp_same_credentials = models.BooleanField(
-        default=True, help_text="Log in to SMTP with the incoming username and password."
+        default=True, help_text=_("Log in to SMTP with the incoming username and password.")
     )
     smtp_username = models.CharField(max_length=255, blank=True)
     smtp_password_encrypted = models.TextField(blank=True, editable=False)
@@ -111,9 +112,9 @@ class MailAccount(models.Model):
     # write that header into mail they send, only our own receiving server's counts.
     # Empty: the incoming host's name (providers whose MX stamps another name set it).
     authserv_id = models.CharField(
-        "Authentication-Results server", max_length=255, blank=True,
-        help_text="The name your provider's mail server writes in Authentication-Results "
-                  "headers (for example mx.example.com). Empty: the incoming server's name.",
+        _("Authentication-Results server"), max_length=255, blank=True,
+        help_text=_("The name your provider's mail server writes in Authentication-Results "
+                    "headers (for example mx.example.com). Empty: the incoming server's name."),
     )
 
     pop3_policy = models.CharField(

@@ -3,27 +3,29 @@
  * and is checked by the server, without it. */
 (function () {
   "use strict";
+  // Django's JavaScript catalog (jsi18n/) defines gettext; English without it.
+  var gettext = window.gettext || function (text) { return text; };
 
   var PRESETS = {
     gmail: {
       label: "Gmail", imap: ["imap.gmail.com", 993, "tls"], smtp: ["smtp.gmail.com", 465, "tls"],
-      note: "Gmail refuses your normal password here: turn on 2-Step Verification, then create an app password (Google Account → Security → App passwords) and paste it as the password. IMAP must be on (Gmail settings → Forwarding and POP/IMAP)."
+      note: gettext("Gmail refuses your normal password here: turn on 2-Step Verification, then create an app password (Google Account → Security → App passwords) and paste it as the password. IMAP must be on (Gmail settings → Forwarding and POP/IMAP).")
     },
     outlook: {
       label: "Outlook.com", imap: ["outlook.office365.com", 993, "tls"], smtp: ["smtp-mail.outlook.com", 587, "starttls"],
-      note: "Microsoft asks third-party programs to sign in with OAuth2 for Outlook.com and Hotmail. A password or app password may be refused; if the test below fails with a login error, this account cannot be connected with a password."
+      note: gettext("Microsoft asks third-party programs to sign in with OAuth2 for Outlook.com and Hotmail. A password or app password may be refused; if the test below fails with a login error, this account cannot be connected with a password.")
     },
     yahoo: {
       label: "Yahoo", imap: ["imap.mail.yahoo.com", 993, "tls"], smtp: ["smtp.mail.yahoo.com", 465, "tls"],
-      note: "Yahoo needs an app password: Yahoo Account → Account security → Generate app password, then paste it as the password."
+      note: gettext("Yahoo needs an app password: Yahoo Account → Account security → Generate app password, then paste it as the password.")
     },
     icloud: {
       label: "iCloud", imap: ["imap.mail.me.com", 993, "tls"], smtp: ["smtp.mail.me.com", 587, "starttls"],
-      note: "iCloud needs an app-specific password: appleid.apple.com → Sign-In and Security → App-Specific Passwords. The username is your iCloud address."
+      note: gettext("iCloud needs an app-specific password: appleid.apple.com → Sign-In and Security → App-Specific Passwords. The username is your iCloud address.")
     },
     fastmail: {
       label: "Fastmail", imap: ["imap.fastmail.com", 993, "tls"], smtp: ["smtp.fastmail.com", 465, "tls"],
-      note: "Fastmail needs an app password with IMAP and SMTP access: Settings → Privacy & Security → Manage app passwords."
+      note: gettext("Fastmail needs an app password with IMAP and SMTP access: Settings → Privacy & Security → Manage app passwords.")
     }
   };
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from webmail.compose.headers import MAX_SUBJECT, HeaderValueError, clean_address, clean_name
@@ -57,6 +58,11 @@ class IdentityForm(forms.ModelForm[Identity]):
         model = Identity
         fields = ("account", "name", "address", "reply_to", "signature_text",
                   "signature_html", "is_default", "sent_copy")
+        labels = {"account": _("Account"), "name": _("Name"), "address": _("Address"),
+                  "reply_to": _("Reply-To address"),
+                  "signature_text": _("Signature (plain text)"),
+                  "signature_html": _("Signature (formatted)"),
+                  "is_default": _("Default identity"), "sent_copy": _("Copy in Sent")}
         widgets = {"signature_text": forms.Textarea(attrs={"rows": 4}),
                    "signature_html": forms.Textarea(attrs={"rows": 4})}
 

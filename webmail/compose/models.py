@@ -10,15 +10,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import MailAccount
 from webmail.mail.models import Blob, Folder, Message
 
 
 class SentCopy(models.TextChoices):
-    AUTO = "auto", "Automatic (the server files it for Gmail, we do for others)"
-    APPEND = "append", "Put a copy in Sent"
-    SKIP = "skip", "The server files sent mail itself"
+    AUTO = "auto", _("Automatic (the server files it for Gmail, we do for others)")
+    APPEND = "append", _("Put a copy in Sent")
+    SKIP = "skip", _("The server files sent mail itself")
 
 
 class Identity(models.Model):
@@ -101,7 +102,7 @@ class Draft(models.Model):
         ordering = ["-updated_at", "-id"]
 
     def __str__(self) -> str:
-        return self.subject or "(no subject)"
+        return self.subject or str(_("(no subject)"))
 
 
 class DraftAttachment(models.Model):

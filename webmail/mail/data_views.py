@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import User
@@ -32,8 +33,9 @@ def _exportable(user: User, folder: Folder | None) -> QuerySet[Message]:
 
 
 class ImportForm(forms.Form):
-    folder = forms.ModelChoiceField(queryset=Folder.objects.none())
-    file = forms.FileField(help_text="An .eml file, an mbox file, or a zip of .eml files.")
+    folder = forms.ModelChoiceField(label=_("Folder"), queryset=Folder.objects.none())
+    file = forms.FileField(label=_("File"),
+                           help_text=_("An .eml file, an mbox file, or a zip of .eml files."))
 
     def __init__(self, *args: object, user: User, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Lower, NullIf, Substr
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import MailAccount
 
@@ -157,7 +158,7 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.subject or "(no subject)"
+        return self.subject or str(_("(no subject)"))
 
 
 class Attachment(models.Model):
@@ -306,10 +307,10 @@ class Label(models.Model):
 class Preferences(models.Model):
     """Personal settings (webmail.mail.preferences); a missing row means the defaults."""
 
-    THEMES = [("system", "System"), ("light", "Light"), ("dark", "Dark")]
-    DENSITIES = [("comfortable", "Comfortable"), ("compact", "Compact")]
+    THEMES = [("system", _("System")), ("light", _("Light")), ("dark", _("Dark"))]
+    DENSITIES = [("comfortable", _("Comfortable")), ("compact", _("Compact"))]
     PAGE_SIZES = [(25, "25"), (50, "50"), (100, "100")]
-    REMOTE_IMAGES = [("never", "Never"), ("ask", "Ask"), ("always", "Always")]
+    REMOTE_IMAGES = [("never", _("Never")), ("ask", _("Ask")), ("always", _("Always"))]
 
     user = models.OneToOneField("accounts.User", on_delete=models.CASCADE,
                                 related_name="mail_preferences")
