@@ -7,12 +7,15 @@ idempotent: the file is written before its row, and a row whose file exists is f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.db.models import Exists, Model, OuterRef
 
 from webmail.mail.models import Blob
@@ -69,16 +72,47 @@ def put_compressed(items: Iterable[tuple[str, int, bytes]]) -> None:
         return
     existing = set(Blob.objects.filter(pk__in=list(pending)).values_list("pk", flat=True))
     storage = _storage()
+    made: set[str] = set()
     rows: list[Blob] = []
     for sha, (size, compressed) in pending.items():
         if sha in existing:
             continue
         path = stored_path(sha)
         # File first, row second: a row always has its file.
-        if not storage.exists(path):
+        if isinstance(storage, FileSystemStorage):
+            _write_local(storage, path, compressed, made)
+        elif not storage.exists(path):
             storage.save(path, ContentFile(compressed))
         rows.append(Blob(sha256=sha, size=size, stored_size=len(compressed)))
     Blob.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _write_local(storage: FileSystemStorage, name: str, data: bytes, made: set[str]) -> None:
+    """Write one blob file on a local disk: a temporary file renamed into place.
+
+    Storage.save took ~1.5 ms a blob here (exists, name checks, makedirs, an exclusive
+    create; profiled), a fifth of a first sync's store step; this is one open, write
+    and rename. The rename also means a process killed mid-write never leaves a partial
+    file under the final name (which a later put would have taken as stored).
+    """
+    path = storage.path(name)
+    if os.path.exists(path):
+        return
+    directory = os.path.dirname(path)
+    if directory not in made:
+        os.makedirs(directory, mode=storage.directory_permissions_mode or 0o777, exist_ok=True)
+        made.add(directory)
+    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+        if storage.file_permissions_mode is not None:
+            os.chmod(temporary, storage.file_permissions_mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def get(sha256: str) -> bytes:

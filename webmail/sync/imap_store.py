@@ -25,6 +25,7 @@ from webmail.mail.models import (
     OperationState,
     UpstreamOperation,
 )
+from webmail.mail.search_batch import search_index_in_bulk
 from webmail.mail.threading import assign_thread_keys
 from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.imap import FlagRecord, HeaderRecord
@@ -121,7 +122,7 @@ def store_bodies(items: Sequence[tuple[int, Prepared]]) -> None:
     """Fill blob and parsed fields of messages whose raw bytes arrived; one transaction."""
     if not items:
         return
-    with transaction.atomic():
+    with search_index_in_bulk() as index_ids:
         put_blobs([prepared for _pk, prepared in items])
         messages = []
         attachments: list[Attachment] = []
@@ -133,6 +134,7 @@ def store_bodies(items: Sequence[tuple[int, Prepared]]) -> None:
             messages.append(message)
             attachments.extend(attachment_rows(pk, prepared.parsed))
         _update_rows(messages, BODY_FIELDS)
+        index_ids.extend(pk for pk, _prepared in items)
         Attachment.objects.filter(message_id__in=[pk for pk, _ in items]).delete()
         Attachment.objects.bulk_create(attachments)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -31,12 +32,12 @@ from webmail.protocols.pop3 import Pop3Client, Pop3Uid, Pop3UidList
 from webmail.protocols.tls import ServerEndpoint
 from webmail.sync import lease
 from webmail.sync.connect import incoming_endpoint_for
+from webmail.sync.imap_prepare import Prepared, Workers, prepare, release_memory
 from webmail.sync.pop3_store import (
     Downloaded,
     KnownUidl,
     known_uidls,
     mark_deleted_upstream,
-    prepare,
     store_batch,
 )
 from webmail.sync.stats import SyncStats
@@ -148,26 +149,62 @@ def _fetch(
     lease_owner: str,
     now: Callable[[], datetime],
 ) -> bool:
-    """RETR and store the new messages; False if the lease was lost on the way."""
-    for batch in _batches(client, new, now):
-        stored = store_batch(account, inbox, batch, synthetic=listing.synthetic, now=now)
-        stats.messages_fetched += stored
-        stats.bytes_fetched += sum(len(item.raw) for item in batch)
-        progress.advance(len(batch))
-        if not lease.renew(account.pk, lease_owner):
-            return False
-    return True
+    """RETR and store the new messages; False if the lease was lost on the way.
+
+    Pipelined like the IMAP bodies phase: batch k+1 is retrieved and parsed (in worker
+    processes when there are enough messages, imap_prepare.Workers) while batch k is
+    written, so parsing (~5 ms a message, most of a POP3 fetch's CPU; profiled) runs
+    beside the database writes instead of before them.
+    """
+    workers = Workers()
+    try:
+        executor = workers.for_work(len(new))
+        batches = _batches(client, new, now, executor)
+        waiting: _InFlight | None = None
+        while True:
+            try:
+                batch = next(batches, None)
+            except BaseException:
+                # RETR failed: what was retrieved completely is still stored (and not
+                # fetched again next time) before the error goes up.
+                if waiting is not None:
+                    _store(account, inbox, waiting, listing, stats, progress, now)
+                raise
+            if waiting is not None:
+                _store(account, inbox, waiting, listing, stats, progress, now)
+                release_memory()
+                if not lease.renew(account.pk, lease_owner):
+                    return False
+            if batch is None:
+                return True
+            waiting = batch
+    finally:
+        workers.close()
+
+
+_InFlight = list[tuple[str, Future[Prepared]]]
+
+
+def _store(account: MailAccount, inbox: Folder, batch: _InFlight, listing: Pop3UidList,
+           stats: SyncStats, progress: _Progress, now: Callable[[], datetime]) -> None:
+    items = [Downloaded(uidl=uidl, prepared=future.result()) for uidl, future in batch]
+    stored = store_batch(account, inbox, items, synthetic=listing.synthetic, now=now)
+    stats.messages_fetched += stored
+    stats.bytes_fetched += sum(item.size for item in items)
+    progress.advance(len(items))
 
 
 def _batches(
-    client: Pop3Client, new: list[Pop3Uid], now: Callable[[], datetime]
-) -> Iterator[list[Downloaded]]:
-    batch: list[Downloaded] = []
+    client: Pop3Client, new: list[Pop3Uid], now: Callable[[], datetime], executor: Executor
+) -> Iterator[_InFlight]:
+    """RETR a batch of messages (by count and bytes) and hand each to the parser."""
+    batch: _InFlight = []
     size = 0
     for entry in new:
         raw = client.retr(entry.number)
-        batch.append(prepare(entry.uid, raw, now()))
+        batch.append((entry.uid, executor.submit(prepare, raw, now())))
         size += len(raw)
+        del raw
         if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
             yield batch
             batch, size = [], 0

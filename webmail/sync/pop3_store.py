@@ -10,15 +10,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import F
 
 from accounts.models import MailAccount
 from webmail.mail import blobs
-from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields, parse_raw
+from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields
 from webmail.mail.models import Attachment, Folder, Message, Pop3Uidl
+from webmail.mail.search_batch import search_index_in_bulk
 from webmail.mail.threading import assign_thread_keys_for_batch
 from webmail.parsing.mime import ParsedMessage
+from webmail.sync.imap_prepare import Prepared
+from webmail.sync.imap_prepare import prepare as prepare_raw
 
 # SQLite allows 32,766 bound variables per statement; stay far below for IN (...) lists.
 IN_CHUNK = 500
@@ -26,16 +28,24 @@ IN_CHUNK = 500
 
 @dataclass(frozen=True)
 class Downloaded:
-    """One message as RETR returned it, parsed, waiting for its batch to commit."""
+    """One message as RETR returned it, hashed, compressed and parsed (see
+    imap_prepare.prepare, which may run in a worker process), waiting for its batch."""
 
     uidl: str
-    raw: bytes
-    parsed: ParsedMessage
+    prepared: Prepared
+
+    @property
+    def size(self) -> int:
+        return self.prepared.size
+
+    @property
+    def parsed(self) -> ParsedMessage:
+        return self.prepared.parsed
 
 
 def prepare(uidl: str, raw: bytes, received_at: datetime) -> Downloaded:
     # POP3 has no INTERNALDATE: the time we received it stands in for a missing Date.
-    return Downloaded(uidl=uidl, raw=raw, parsed=parse_raw(raw, received_at))
+    return Downloaded(uidl=uidl, prepared=prepare_raw(raw, received_at))
 
 
 def store_batch(
@@ -51,7 +61,7 @@ def store_batch(
     UIDLs already recorded (a server listing the same id twice, or another sync that
     got there first) are skipped, so a message is never stored twice.
     """
-    with transaction.atomic():
+    with search_index_in_bulk() as index_ids:
         seen = set(
             Pop3Uidl.objects.filter(account=account, uidl__in=[d.uidl for d in batch])
             .values_list("uidl", flat=True)
@@ -64,19 +74,21 @@ def store_batch(
         if not fresh:
             return 0
         received_at = now()
-        shas = blobs.put_many([item.raw for item in fresh])
+        blobs.put_compressed(
+            (item.prepared.sha256, item.size, item.prepared.compressed) for item in fresh)
         messages = [
             Message(
                 account=account,
                 folder=inbox,
                 internal_date=received_at,
-                blob_id=sha,
-                **envelope_fields(item.parsed, size=len(item.raw)),
+                blob_id=item.prepared.sha256,
+                **envelope_fields(item.parsed, size=item.size),
                 **body_fields(item.parsed),
             )
-            for item, sha in zip(fresh, shas, strict=True)
+            for item in fresh
         ]
         Message.objects.bulk_create(messages)
+        index_ids.extend(int(m.pk) for m in messages)
         attachments: list[Attachment] = []
         for message, item in zip(messages, fresh, strict=True):
             attachments.extend(attachment_rows(message.pk, item.parsed))
