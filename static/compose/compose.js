@@ -3,6 +3,11 @@
 // script-src 'self'. Everything is reached through the form's data-* attributes.
 (function () {
   "use strict";
+  // Django's JavaScript catalog (jsi18n/) defines gettext; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (_m, key) { return values[key]; });
+  };
 
   var AUTOSAVE_MS = 3000;
   var form = document.getElementById("compose-form");
@@ -27,15 +32,15 @@
     if (!dirty || saving || sending) return Promise.resolve();
     saving = true;
     dirty = false;
-    status.textContent = "Saving…";
+    status.textContent = gettext("Saving…");
     return post(form.dataset.saveUrl, new FormData(form)).then(function (response) {
       saving = false;
       if (!response.ok) throw new Error(String(response.status));
-      status.textContent = "Saved";
+      status.textContent = gettext("Saved");
     }).catch(function () {
       saving = false;
       dirty = true;
-      status.textContent = "Not saved yet (will retry)";
+      status.textContent = gettext("Not saved yet (will retry)");
     });
   }
 
@@ -98,8 +103,9 @@
     var count = 0;
     Array.prototype.forEach.call(files, function (file) {
       if (maxBytes && total + file.size > maxBytes) {
-        showError("“" + file.name + "” (" + megabytes(file.size) + ") would take the " +
-                  "attachments past the " + megabytes(maxBytes) + " limit.");
+        showError(interpolate(gettext(
+          "“%(name)s” (%(size)s) would take the attachments past the %(limit)s limit."),
+          {name: file.name, size: megabytes(file.size), limit: megabytes(maxBytes)}, true));
         return;
       }
       total += file.size;
@@ -107,13 +113,13 @@
       count += 1;
     });
     if (!count) return;
-    status.textContent = "Uploading…";
+    status.textContent = gettext("Uploading…");
     post(form.dataset.uploadUrl, body).then(function (response) {
       return response.text().then(function (html) {
         list.innerHTML = html;  // our own template fragment
-        status.textContent = response.ok ? "Attached" : "Some files were refused";
+        status.textContent = response.ok ? gettext("Attached") : gettext("Some files were refused");
       });
-    }).catch(function () { status.textContent = "Upload failed"; });
+    }).catch(function () { status.textContent = gettext("Upload failed"); });
   }
   document.getElementById("file-picker").addEventListener("change", function (event) {
     upload(event.target.files);
@@ -202,4 +208,89 @@
       }
     });
   });
+  // -- signature follows the sending identity ----------------------------------------
+  // Only the signature block ("-- " line and the old identity's signature, as the new
+  // draft put it) is replaced; text the person wrote, before or after, stays as it is.
+  // A signature the person edited no longer matches and is left alone.
+  var identity = document.getElementById("id_identity");
+  var signatureData = document.getElementById("identity-signatures");
+  var signatures = signatureData ? JSON.parse(signatureData.textContent) : {};
+  var currentIdentity = identity ? identity.value : "";
+
+  function signatureOf(id) { return signatures[id] || {html: "", text: ""}; }
+
+  function htmlAsText(html) {
+    // DOMParser documents are inert: nothing in the signature loads or runs.
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    return doc.body ? doc.body.textContent : "";
+  }
+
+  // The end of `wanted` in `text` from `start`, comparing everything but whitespace
+  // (Trix turns <br> and block ends into newlines); -1 when the text differs.
+  function matchEnd(text, start, wanted) {
+    var want = wanted.replace(/\s+/g, "");
+    var i = start;
+    var j = 0;
+    while (j < want.length && i < text.length) {
+      if (/\s/.test(text[i])) { i += 1; continue; }
+      if (text[i] !== want[j]) return -1;
+      i += 1;
+      j += 1;
+    }
+    if (j < want.length) return -1;
+    // The signature's last line must end there: words added to it make it the person's.
+    return /^[ \t\u00a0]*(\n|$)/.test(text.slice(i)) ? i : -1;
+  }
+
+  function signatureStart(text) {
+    var at = text.lastIndexOf("-- \n");
+    return at >= 0 && (at === 0 || text[at - 1] === "\n") ? at : -1;
+  }
+
+  function swapRich(oldHtml, newHtml) {
+    if (!trix || !trix.editor) return;
+    var editor = trix.editor;
+    var content = editor.getDocument().toString();
+    var start = signatureStart(content);
+    var end = start >= 0 && oldHtml ? matchEnd(content, start + 4, htmlAsText(oldHtml)) : -1;
+    var kept = editor.getSelectedRange();
+    if (end >= 0) {
+      editor.setSelectedRange([start, end]);
+      editor.deleteInDirection("backward");
+      if (newHtml) editor.insertHTML("-- <br>" + newHtml);
+    } else if (start < 0 && newHtml) {
+      var last = editor.getDocument().getLength() - 1;
+      editor.setSelectedRange([last, last]);
+      if (content.trim()) editor.insertLineBreak();
+      editor.insertHTML("-- <br>" + newHtml);
+    } else {
+      return;
+    }
+    if (kept && kept[1] <= Math.max(start, 0)) editor.setSelectedRange(kept);
+  }
+
+  function swapPlain(oldText, newText) {
+    var value = text.value;
+    var start = signatureStart(value);
+    var block = "-- \n" + oldText;
+    var after = value.charAt(start + block.length);
+    if (start >= 0 && oldText && value.slice(start, start + block.length) === block &&
+        (after === "" || after === "\n" || after === "\r")) {
+      text.value = value.slice(0, start) + (newText ? "-- \n" + newText : "") +
+        value.slice(start + block.length);
+    } else if (start < 0 && newText) {
+      text.value = value + "\n\n-- \n" + newText;
+    }
+  }
+
+  if (identity) {
+    identity.addEventListener("change", function () {
+      var before = signatureOf(currentIdentity);
+      var after = signatureOf(identity.value);
+      currentIdentity = identity.value;
+      swapRich(before.html, after.html);
+      swapPlain(before.text, after.text);
+      markDirty();
+    });
+  }
 })();

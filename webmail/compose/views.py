@@ -42,6 +42,9 @@ def _editor(request: HttpRequest, draft: Draft, form: DraftForm | None = None,
         "draft": draft, "form": form, "attachments": draft.attachments.all(),
         "max_bytes": conf.max_attachment_bytes(),
         "undo_seconds": int(conf.get("WEBMAIL_UNDO_SECONDS")),
+        # compose.js swaps the signature when the person picks another identity.
+        "signatures": {str(i.pk): {"html": i.signature_html, "text": i.signature_text}
+                       for i in identities_for_user(person(request))},
     }, status=status)
 
 
