@@ -185,3 +185,12 @@ def test_another_person_cannot_reconnect_or_disconnect_an_account(
     assert bob_client.post(f"/accounts/{account.pk}/reconnect/").status_code == 404
     assert bob_client.post(f"/accounts/{account.pk}/disconnect/").status_code == 404
     assert oauth_provider.count("revoke") == 0
+
+
+def test_the_add_account_page_offers_the_registered_providers(
+        alice_client: Client, oauth_client: OAuthClient) -> None:
+    page = alice_client.get("/accounts/add/").content.decode()
+    assert f'href="/accounts/connect/{oauth_client.pk}/"' in page
+    OAuthClient.objects.filter(pk=oauth_client.pk).update(enabled=False)
+    assert "Connect with" not in alice_client.get("/accounts/add/").content.decode()
+    assert alice_client.get(f"/accounts/connect/{oauth_client.pk}/").status_code == 404
