@@ -10,7 +10,8 @@ its accounts are claimed by the others once its leases expire (`lease_seconds`).
 Each claimed account gets an `AccountWatcher` thread: connect, EXAMINE INBOX, IDLE;
 re-issue IDLE before the server's 30-minute limit (RFC 2177 asks clients to renew
 before 29 minutes); reconnect with exponential backoff and jitter on errors. On
-EXISTS, EXPUNGE or FETCH it calls `on_change(account_id)` (by default it queues
+EXISTS, EXPUNGE or FETCH, and once at every connect (for what arrived unwatched),
+it calls `on_change(account_id)` (by default it queues
 webmail.sync.tasks.sync_account_task), at most once per `debounce_seconds`, with one
 trailing call for changes that arrive inside the window. Watcher threads never touch
 the database: the supervisor's own thread does all lease work.
@@ -129,9 +130,10 @@ class AccountWatcher(threading.Thread):
             self._stop_event.wait(self._settings.no_idle_recheck_seconds)
             return
         client.select("INBOX", readonly=True)
-        if self.failures:
-            # Changes may have happened while we were away.
-            self._changed()
+        # IDLE only announces what changes from now on. Mail may have arrived while no
+        # one watched this INBOX: before a reconnect, and before this supervisor took
+        # the account over from one that died or gave it up. Look once.
+        self._changed()
         self.failures = 0
         self.last_error = ""
         while not self._stop_event.is_set():
