@@ -67,9 +67,12 @@ def test_changing_identity_swaps_the_signature_and_keeps_what_was_written(
     assert "Alice, Work Ltd" in text
 
     # What the server keeps (autosave): the person's words and the chosen signature.
+    def saved() -> bool:
+        draft.refresh_from_db()
+        return draft.identity_id == work.pk and "Dear Bob" in draft.body_html
+
     draft = Draft.objects.get(owner=alice)
-    wait_for(lambda: (draft.refresh_from_db(), draft.identity_id == work.pk
-                      and "Dear Bob" in draft.body_html)[1], what="the autosave")
+    wait_for(saved, what="the autosave")
     assert "<strong>Alice</strong>" in draft.body_html
     assert "Dear Bob, see you at noon." in draft.body_html and "Cheers" not in draft.body_html
     assert page.js_errors == []
