@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from accounts.forms import MailAccountForm
-from accounts.models import MailAccount, SiteSettings, User
+from accounts.models import AuthKind, MailAccount, SiteSettings, User
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,10 @@ def create_mail_account(*, owner: User, form: MailAccountForm) -> MailAccount:
 def delete_mail_account(*, account: MailAccount) -> None:
     """Remove the account and its local copy (rows cascade; blobs go with their last use)."""
     account_id = account.pk
+    if account.auth_kind == AuthKind.OAUTH2:
+        from accounts.oauth.tokens import revoke
+
+        revoke(account)  # best effort: a provider that is away does not block removal
     delete_accounts_and_blobs(MailAccount.objects.filter(pk=account_id))
     log.info("mail account removed", extra={"account_id": account_id})
 
