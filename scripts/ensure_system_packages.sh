@@ -6,6 +6,9 @@ missing=()
 [ -x /usr/sbin/dovecot ] && [ -e /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
 [ -e /usr/lib/dovecot/pop3 ] || missing+=(dovecot-pop3d)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# msgfmt/xgettext for makemessages and compilemessages (the compiled .mo files are
+# committed, so running the site needs neither).
+command -v msgfmt >/dev/null || missing+=(gettext)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "Installing ${missing[*]} for the tests..."
