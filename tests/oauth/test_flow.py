@@ -194,3 +194,16 @@ def test_the_add_account_page_offers_the_registered_providers(
     OAuthClient.objects.filter(pk=oauth_client.pk).update(enabled=False)
     assert "Connect with" not in alice_client.get("/accounts/add/").content.decode()
     assert alice_client.get(f"/accounts/connect/{oauth_client.pk}/").status_code == 404
+
+
+def test_a_pop3_account_syncs_with_its_token(
+        alice: User, oauth_client: OAuthClient, oauth_provider: OAuthProvider,
+        oauth_mailbox: OAuthDovecotServer) -> None:
+    oauth_mailbox.deliver("alice", RAW % (7, 7))
+    account = make_oauth_account(alice, oauth_client, oauth_provider)
+    MailAccount.objects.filter(pk=account.pk).update(
+        protocol="pop3", incoming_port=oauth_mailbox.ports.pop3)
+    sync_account(account.pk)
+    assert list(Message.objects.filter(folder__account=account).values_list(
+        "subject", flat=True)) == ["Welcome 7"]
+    assert oauth_provider.count("introspect") >= 1
