@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
@@ -36,7 +37,7 @@ def setup(request: HttpRequest) -> HttpResponse:
             device.refresh_from_db()
             otp_login(request, device)
             return render(request, "accounts/2fa_recovery_codes.html", {"codes": codes})
-        error = "That code is not right. Check the time on your phone and try again."
+        error = _("That code is not right. Check the time on your phone and try again.")
     qr_svg = segno.make(device.config_url, error="m").svg_inline(scale=4, dark="#000", light="#fff")
     return render(
         request,
@@ -59,7 +60,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         if device is not None:
             otp_login(request, device)
             return redirect(next_url)
-        error = "That code is not right."
+        error = _("That code is not right.")
     return render(request, "accounts/2fa_verify.html", {"error": error, "next": next_url})
 
 
@@ -75,10 +76,10 @@ def new_codes(request: HttpRequest) -> HttpResponse:
 def disable(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if twofactor.is_required(user):
-        messages.error(request, "Your administrator requires two-factor login.")
+        messages.error(request, _("Your administrator requires two-factor login."))
         return redirect("twofactor_setup")
     if not user.check_password(request.POST.get("password", "")):
-        messages.error(request, "Wrong password: two-factor login stays on.")
+        messages.error(request, _("Wrong password: two-factor login stays on."))
         return redirect("twofactor_setup")
     twofactor.disable(user)
     logout(request)

@@ -8,6 +8,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import actions
@@ -42,7 +43,8 @@ def account_add(request: HttpRequest) -> HttpResponse:
         except actions.AccountLimitReached as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Added {account.email}. Test its settings below.")
+            messages.success(request, _("Added %(email)s. Test its settings below.")
+                             % {"email": account.email})
             return redirect("account_edit", account_id=account.pk)
     return render(request, "accounts/account_form.html", {"form": form, "account": None})
 
@@ -54,7 +56,7 @@ def account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
     form = MailAccountForm(request.POST or None, instance=account)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, "Saved.")
+        messages.success(request, _("Saved."))
         return redirect("account_edit", account_id=account.pk)
     return render(request, "accounts/account_form.html", {"form": form, "account": account})
 
@@ -65,7 +67,8 @@ def account_delete(request: HttpRequest, account_id: int) -> HttpResponse:
     account = get_mail_account_for_user(_user(request), account_id)
     if request.method == "POST":
         actions.delete_mail_account(account=account)
-        messages.success(request, f"Removed {account.email} and its local copy.")
+        messages.success(request, _("Removed %(email)s and its local copy.")
+                     % {"email": account.email})
         return redirect("account_list")
     return render(request, "accounts/account_confirm_delete.html", {"account": account})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import SiteSettings
 from webmail.compose import outbox
@@ -21,7 +22,7 @@ class SendError(ValueError):
 def send_draft(draft: Draft, *, scheduled_at: datetime | None = None,
                undo_seconds: float | None = None) -> Outbox:
     if draft.state != DraftState.OPEN:
-        raise SendError("This message is already in the outbox.")
+        raise SendError(_("This message is already in the outbox."))
     limit = SiteSettings.current().max_sends_per_hour
     recent = Outbox.objects.filter(
         owner=draft.owner, created_at__gte=timezone.now() - timedelta(hours=1)
@@ -36,7 +37,7 @@ def send_draft(draft: Draft, *, scheduled_at: datetime | None = None,
         cc = parse_address_list(draft.cc, field="Cc")
         bcc = parse_address_list(draft.bcc, field="Bcc")
         if not (to or cc or bcc):
-            raise SendError("Add at least one recipient.")
+            raise SendError(_("Add at least one recipient."))
         built = build_message(outgoing_of(draft, to=to, cc=cc, bcc=bcc))
     except HeaderValueError as exc:
         raise SendError(str(exc)) from exc

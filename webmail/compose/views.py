@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from webmail.compose import conf, outbox
@@ -54,7 +55,7 @@ def compose(request: HttpRequest) -> HttpResponse:
     """A new message from the chosen (or default) identity; ?to= prefills."""
     identities = identities_for_user(person(request))
     if not identities:
-        messages.info(request, "Add a mail account before writing a message.")
+        messages.info(request, _("Add a mail account before writing a message."))
         return redirect("account_list")
     wanted = request.GET.get("identity", "")
     identity = next((i for i in identities if str(i.pk) == wanted), identities[0])
@@ -115,9 +116,9 @@ def draft_send(request: HttpRequest, draft_id: int) -> HttpResponse:
         form.add_error(None, str(exc))
         return _editor(request, draft, form, status=400)
     if row.scheduled_at:
-        messages.success(request, "Your message will be sent at the time you chose.")
+        messages.success(request, _("Your message will be sent at the time you chose."))
     else:
-        messages.success(request, "Sending your message…")
+        messages.success(request, _("Sending your message…"))
     return redirect(f"{reverse('outbox')}#outbox-{row.pk}")
 
 
@@ -125,7 +126,7 @@ def draft_send(request: HttpRequest, draft_id: int) -> HttpResponse:
 @require_POST
 def draft_discard(request: HttpRequest, draft_id: int) -> HttpResponse:
     discard_draft(get_draft_for_user(person(request), draft_id))
-    messages.info(request, "Draft discarded.")
+    messages.info(request, _("Draft discarded."))
     return redirect("drafts")
 
 
@@ -181,10 +182,10 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
 def outbox_undo(request: HttpRequest, outbox_id: int) -> HttpResponse:
     row = get_outbox_for_user(person(request), outbox_id)
     if not outbox.cancel(row):
-        messages.error(request, "Too late: the message has already left.")
+        messages.error(request, _("Too late: the message has already left."))
         return redirect("outbox")
     if row.draft_id is not None:
-        messages.info(request, "Sending cancelled. Your message is back as a draft.")
+        messages.info(request, _("Sending cancelled. Your message is back as a draft."))
         return redirect("draft_edit", draft_id=row.draft_id)
     return redirect("outbox")
 
@@ -202,7 +203,7 @@ def outbox_resolve(request: HttpRequest, outbox_id: int) -> HttpResponse:
     else:
         raise Http404("Unknown action.")
     if not done:
-        messages.error(request, "That message changed meanwhile; look again.")
+        messages.error(request, _("That message changed meanwhile; look again."))
     return redirect("outbox")
 
 
@@ -223,7 +224,7 @@ def identities(request: HttpRequest, identity_id: int | None = None) -> HttpResp
     form = IdentityForm(request.POST or None, instance=instance, user=user)
     if request.method == "POST" and form.is_valid():
         save_identity(form.save(commit=False))
-        messages.success(request, "Identity saved.")
+        messages.success(request, _("Identity saved."))
         return redirect("identities")
     return render(request, "compose/identities.html", {
         "identities": identities_for_user(user), "form": form, "editing": instance,

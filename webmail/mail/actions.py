@@ -22,6 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from imapclient import imap_utf7
 
 from accounts.models import MailAccount, Protocol
@@ -160,7 +161,7 @@ def delete_messages(*, messages: Iterable[Message]) -> int:
 def empty_folder(*, folder: Folder) -> int:
     """Delete every message of Trash or Junk for good; returns how many went."""
     if folder.role not in (FolderRole.TRASH, FolderRole.JUNK):
-        raise ActionError("Only Trash and Junk can be emptied.")
+        raise ActionError(gettext("Only Trash and Junk can be emptied."))
     with transaction.atomic():
         rows = list(Message.objects.filter(folder=folder).select_related("folder__account"))
         if rows:
@@ -175,7 +176,7 @@ def _move(rows: list[Message], to_folder: Folder, *, kind: str) -> int:
         return 0
     for folder, group in _by_folder(rows).items():
         if _is_remote(folder) != _is_remote(to_folder):
-            raise ActionError("Messages can't move between server and local-only folders.")
+            raise ActionError(gettext("Messages can't move between server and local-only folders."))
         if _is_remote(folder):
             _record(folder.account, kind, {
                 **_folder_args(folder), **_target_args(to_folder),
@@ -219,10 +220,10 @@ def create_folder(*, account: MailAccount, name: str, parent: Folder | None = No
         delimiter = _delimiter_of(account, parent)
         leaf = _clean_leaf(name, delimiter)
         if parent is not None and parent.account_id != account.pk:
-            raise ActionError("The parent folder belongs to another account.")
+            raise ActionError(gettext("The parent folder belongs to another account."))
         full = f"{parent.name}{delimiter}{leaf}" if parent is not None else leaf
         if Folder.objects.filter(account=account, name=full).exists():
-            raise ActionError(f"A folder named “{full}” exists already.")
+            raise ActionError(gettext("A folder named “%(name)s” exists already.") % {"name": full})
         local_only = account.protocol == Protocol.POP3 or bool(parent and parent.local_only)
         folder = Folder.objects.create(
             account=account, name=full, remote_name="" if local_only else wire_name(full),
@@ -239,7 +240,7 @@ def rename_folder(*, folder: Folder, new_name: str) -> Folder:
     """Give a folder a new last level (its subfolders follow)."""
     leaf = _clean_leaf(new_name, folder.delimiter or "/")
     if folder.role == FolderRole.INBOX:
-        raise ActionError("The Inbox can't be renamed.")
+        raise ActionError(gettext("The Inbox can't be renamed."))
     with transaction.atomic():
         old = folder.name
         head, sep, _ = old.rpartition(folder.delimiter) if folder.delimiter else ("", "", old)
@@ -247,7 +248,7 @@ def rename_folder(*, folder: Folder, new_name: str) -> Folder:
         if new == old:
             return folder
         if Folder.objects.filter(account_id=folder.account_id, name=new).exists():
-            raise ActionError(f"A folder named “{new}” exists already.")
+            raise ActionError(gettext("A folder named “%(name)s” exists already.") % {"name": new})
         if _is_remote(folder):
             _record(folder.account, OperationKind.RENAME_FOLDER, {
                 "folder_id": folder.pk, "folder_name": old, "folder": folder.remote_name,
@@ -265,10 +266,11 @@ def rename_folder(*, folder: Folder, new_name: str) -> Folder:
 def delete_folder(*, folder: Folder) -> None:
     """Delete a folder and its messages (not special folders, nor one with subfolders)."""
     if folder.role:
-        raise ActionError(f"The {folder.get_role_display()} folder can't be deleted.")
+        raise ActionError(gettext("The %(folder)s folder can't be deleted.")
+                          % {"folder": folder.get_role_display()})
     with transaction.atomic():
         if len(_subtree(folder)) > 1:
-            raise ActionError("Delete or move its subfolders first.")
+            raise ActionError(gettext("Delete or move its subfolders first."))
         if _is_remote(folder):
             _record(folder.account, OperationKind.DELETE_FOLDER, {
                 "folder_id": folder.pk, "folder_name": folder.name,
@@ -338,7 +340,7 @@ def _by_folder(rows: Iterable[Message]) -> dict[Folder, list[Message]]:
 
 def _check_target(rows: list[Message], to_folder: Folder) -> None:
     if any(m.account_id != to_folder.account_id for m in rows):
-        raise ActionError("Messages can only move or be copied within their account.")
+        raise ActionError(gettext("Messages can only move or be copied within their account."))
     if not to_folder.selectable:
         raise ActionError(f"“{to_folder.name}” can't hold messages.")
 
@@ -410,9 +412,10 @@ def _delimiter_of(account: MailAccount, parent: Folder | None) -> str:
 def _clean_leaf(name: str, delimiter: str) -> str:
     leaf = name.strip()
     if not leaf:
-        raise ActionError("A folder needs a name.")
+        raise ActionError(gettext("A folder needs a name."))
     if len(leaf) > MAX_FOLDER_NAME:
-        raise ActionError("That folder name is too long.")
+        raise ActionError(gettext("That folder name is too long."))
     if any(ch in leaf for ch in f"{delimiter}\r\n\x00") or leaf.upper() == "INBOX":
-        raise ActionError(f"A folder name can't contain “{delimiter}” or be “INBOX”.")
+        raise ActionError(gettext("A folder name can't contain “%(delimiter)s” or be “INBOX”.")
+                          % {"delimiter": delimiter})
     return leaf

@@ -22,6 +22,7 @@ from django.db import connections, transaction
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from webmail.mail.models import Label, LabelColour, Message
@@ -60,22 +61,22 @@ def keyword_for(name: str) -> str:
 def _clean_name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
-        raise LabelError("A label needs a name.")
+        raise LabelError(_("A label needs a name."))
     if len(name) > MAX_NAME:
-        raise LabelError("That label name is too long.")
+        raise LabelError(_("That label name is too long."))
     return name
 
 
 def _clean_colour(colour: str) -> str:
     if colour not in LabelColour.values:
-        raise LabelError("Choose one of the colours offered.")
+        raise LabelError(_("Choose one of the colours offered."))
     return colour
 
 
 def _check_unique(others: QuerySet[Label], name: str) -> None:
     # Compared in Python: SQLite's case-insensitive match folds ASCII letters only.
     if name.casefold() in {other.casefold() for other in others.values_list("name", flat=True)}:
-        raise LabelError(f"A label named “{name}” exists already.")
+        raise LabelError(_("A label named “%(name)s” exists already.") % {"name": name})
 
 
 def create_label(*, owner: User, name: str, colour: str = LabelColour.BLUE) -> Label:
@@ -83,7 +84,7 @@ def create_label(*, owner: User, name: str, colour: str = LabelColour.BLUE) -> L
     with transaction.atomic():
         existing = Label.objects.filter(owner=owner)
         if existing.count() >= MAX_LABELS:
-            raise LabelError("You have as many labels as a person can have.")
+            raise LabelError(_("You have as many labels as a person can have."))
         _check_unique(existing, name)
         taken = set(existing.values_list("keyword", flat=True))
         base = keyword = keyword_for(name)

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO
 
+from django.utils.translation import gettext as _
+
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
 _QUOTED_FROM_LINE = re.compile(rb"^>(>*From )", re.MULTILINE)
 _SEPARATOR = re.compile(rb"^From [^\n]*\n", re.MULTILINE)
@@ -42,7 +44,7 @@ def split_mbox(data: bytes) -> Iterator[bytes]:
     """The messages of an mbox file, unquoted (mboxrd)."""
     starts = [m.start() for m in _SEPARATOR.finditer(data)]
     if not starts or starts[0] != 0:
-        raise ImportFormatError("This is not an mbox file: it does not start with a From line.")
+        raise ImportFormatError(_("This is not an mbox file: it does not start with a From line."))
     for index, start in enumerate(starts[:MAX_MESSAGES_PER_IMPORT]):
         end = starts[index + 1] if index + 1 < len(starts) else len(data)
         header_end = data.index(b"\n", start) + 1
@@ -68,7 +70,7 @@ def read_upload(name: str, data: bytes) -> Iterator[bytes]:
     elif lowered.endswith(".eml") or b":" in data[:1000]:
         yield data
     else:
-        raise ImportFormatError("Upload an .eml file, an mbox file or a zip of .eml files.")
+        raise ImportFormatError(_("Upload an .eml file, an mbox file or a zip of .eml files."))
 
 
 def _read_zip(data: bytes) -> Iterator[bytes]:
@@ -77,7 +79,7 @@ def _read_zip(data: bytes) -> Iterator[bytes]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise ImportFormatError("This zip file is damaged.") from exc
+        raise ImportFormatError(_("This zip file is damaged.")) from exc
     with archive:
         members = [i for i in archive.infolist()
                    if not i.is_dir() and i.filename.lower().endswith(".eml")]
