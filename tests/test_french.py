@@ -229,3 +229,17 @@ def test_the_javascript_catalog_speaks_french(alice: User) -> None:
     # JSON inside the script escapes non-ASCII characters: compare the ASCII parts.
     assert '"Saving\\u2026": "Enregistrement\\u2026"' in catalog
     assert "puis collez-le comme mot de passe" in catalog
+
+
+@pytest.mark.django_db
+def test_a_first_sync_shows_its_progress_in_french(alice_client: Client, alice: User) -> None:
+    account = make_account(alice)
+    make_folder(account)
+    account.sync_status = "syncing"
+    account.sync_progress = {"phase": "bodies", "folder": "INBOX", "done": 250, "total": 1000,
+                             "rate": 5, "quota": {"used": 10 << 20, "limit": 100 << 20}}
+    account.save()
+    page = alice_client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "corps des messages" in page
+    assert '<progress max="1000" value="250"' in page
+    assert _english_left(page, _english_phrases()) == []

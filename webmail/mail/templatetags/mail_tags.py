@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.formats import date_format, get_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import MailAccount
 from webmail.mail.models import Message
@@ -92,11 +92,22 @@ def _duration(seconds: float) -> str:
     return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
 
 
+# The engines' phase names (sync.imap_session, sync.pop3), in the person's language.
+_PHASES = {
+    "headers": gettext_lazy("new message headers"),
+    "headers_done": gettext_lazy("headers done"),
+    "bodies": gettext_lazy("message bodies"),
+    "fetch": gettext_lazy("downloading messages"),
+    "quit": gettext_lazy("finishing"),
+}
+
+
 @register.filter
 def sync_progress(account: MailAccount) -> dict[str, Any]:
     """What the status box shows, from account.sync_progress (written by the engines)."""
     raw = account.sync_progress if isinstance(account.sync_progress, dict) else {}
-    out: dict[str, Any] = {"phase": str(raw.get("phase", "")), "folder": raw.get("folder", "")}
+    phase = str(raw.get("phase", ""))
+    out: dict[str, Any] = {"phase": str(_PHASES.get(phase, phase)), "folder": raw.get("folder", "")}
     try:
         done, total = int(raw.get("done") or 0), int(raw.get("total") or 0)
         rate = float(raw.get("rate") or 0)
