@@ -197,6 +197,38 @@ def test_folders_created_renamed_and_deleted_upstream_follow(
     assert_store_equals_server(account, dovecot)
 
 
+def test_a_no_change_resync_is_one_list_and_writes_no_message_or_folder_row(
+    account: MailAccount, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    dovecot.deliver_many("alice", [make_message(f"m{n}") for n in range(3)])
+    dovecot.deliver("alice", make_message("t"), folder="Trash")
+    run_sync(account)
+    commands: list[str] = []
+    original = ImapClient.select
+
+    def select(self: ImapClient, remote_name: str, **kwargs: object) -> object:
+        commands.append(remote_name)
+        return original(self, remote_name, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ImapClient, "select", select)
+    with CaptureQueriesContext(connection) as queries:
+        quiet = run_sync(account)
+    assert commands == []  # LIST-STATUS said every folder is as we left it
+    assert "quota" not in quiet.seconds  # asked a moment ago, and nothing changed
+    writes = [q["sql"] for q in queries.captured_queries
+              if q["sql"].startswith(("UPDATE", "INSERT", "DELETE"))]
+    assert not [w for w in writes if "mail_message" in w or "mail_folder" in w]
+
+    dovecot.deliver("alice", make_message("new"), folder="Trash")
+    changed = run_sync(account)
+    assert commands == ["Trash"] and changed.messages_fetched == 1
+    assert "quota" in changed.seconds
+    assert_store_equals_server(account, dovecot)
+
+
 def test_the_quota_is_stored_on_the_account(
     account: MailAccount, dovecot: DovecotServer
 ) -> None:

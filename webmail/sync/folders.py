@@ -56,12 +56,19 @@ def sync_folder_list(account: MailAccount, remote: Sequence[RemoteFolder]) -> li
         if gone:
             Folder.objects.filter(pk__in=[f.pk for f in gone]).delete()
         # A role belongs to one folder: clear it where the server gave it to another.
+        # Only where some other folder holds it: a resync with nothing changed writes nothing.
         owners = {item.role: match.pk if match else None for item, match in pairs if item.role}
+        remaining = [f for f in local if f.pk in kept or f.pk in protected]
         for role, owner in owners.items():
+            if not any(f.role == role and f.pk != owner for f in remaining):
+                continue
             others = Folder.objects.filter(account=account, role=role, local_only=False)
             if owner is not None:
                 others = others.exclude(pk=owner)
             others.update(role="")
+            for holder in remaining:
+                if holder.role == role and holder.pk != owner:
+                    holder.role = ""
 
         result: list[Folder] = []
         for item, match in pairs:

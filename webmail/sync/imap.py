@@ -35,7 +35,7 @@ from webmail.sync.folders import sync_folder_list
 from webmail.sync.imap_headers import ENVELOPE_HEADERS, insert_header_rows, parse_envelope
 from webmail.sync.imap_prepare import Prepared, prepare, release_memory
 from webmail.sync.imap_session import LeaseLost, Progress, Session
-from webmail.sync.quota import refresh_quota
+from webmail.sync.quota import quota_due, refresh_quota
 from webmail.sync.stats import SyncStats
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,12 @@ def sync_imap_account(account: MailAccount, stats: SyncStats, *, lease_owner: st
         statuses = {r.remote_name: r.status for r in remote}
         selectable = [f for f in folders if f.selectable]
         stats.folders = len(folders)
+        changed = 0
         with stats.phase("headers"):
             for folder in selectable:
-                _guarded(folder, stats, partial(sync_folder_headers, session, folder, stats,
-                                                progress, statuses.get(folder.remote_name)))
+                changed += bool(_guarded(folder, stats, partial(
+                    sync_folder_headers, session, folder, stats, progress,
+                    statuses.get(folder.remote_name))))
         progress.headers_done()
         with stats.phase("bodies"):
             progress.start_bodies(selectable)
@@ -81,8 +83,9 @@ def sync_imap_account(account: MailAccount, stats: SyncStats, *, lease_owner: st
                 if progress.folder_total.get(folder.pk):
                     _guarded(folder, stats, partial(sync_folder_bodies, session, folder,
                                                     stats, progress))
-        with stats.phase("quota"):
-            session.run("GETQUOTAROOT", partial(_quota, account))
+        if changed or quota_due(account):
+            with stats.phase("quota"):
+                session.run("GETQUOTAROOT", partial(_quota, account))
     except LeaseLost:
         stats.notes.append("Another sync took over this account; stopped.")
     finally:
@@ -101,29 +104,31 @@ def _replay(session: Session, lease_owner: str) -> None:
     replay_with_lease(session.account, lease_owner=lease_owner, client=session.client)
 
 
-def _guarded(folder: Folder, stats: SyncStats, work: Callable[[], object]) -> None:
+def _guarded(folder: Folder, stats: SyncStats, work: Callable[[], object]) -> object:
     """A folder the server refuses for good is recorded and skipped; the rest go on."""
     try:
-        work()
+        return work()
     except PermanentServerError as exc:
         stats.errors.append(f"{folder.name}: {exc}")
         Folder.objects.filter(pk=folder.pk).update(
             sync_progress={**folder.sync_progress, "error": str(exc)})
+        return True  # counts as a change: the next steps should look again
 
 
 def sync_folder_headers(session: Session, folder: Folder, stats: SyncStats,
-                        progress: Progress, status: FolderStatus | None = None) -> None:
+                        progress: Progress, status: FolderStatus | None = None) -> bool:
     """New messages' envelopes, flag changes and expunges of one folder.
 
     With LIST-STATUS and CONDSTORE, a folder whose UIDVALIDITY, UIDNEXT and
     HIGHESTMODSEQ are what we stored has nothing new, nothing changed and nothing
-    expunged: it is not even selected (a no-change resync is one LIST).
+    expunged: it is not even selected (a no-change resync is one LIST). Returns False
+    for such a folder, True when it was looked at.
     """
     client = session.client
     if (status is not None and client.condstore and folder.highestmodseq is not None
             and (status.uidvalidity, status.uidnext, status.highestmodseq)
             == (folder.uidvalidity, folder.uidnext, folder.highestmodseq)):
-        return
+        return False
     resync = folder.uidvalidity is not None and folder.highestmodseq is not None \
         and client.qresync
     qresync = (int(folder.uidvalidity or 0), int(folder.highestmodseq or 0)) if resync else None
@@ -165,6 +170,7 @@ def sync_folder_headers(session: Session, folder: Folder, stats: SyncStats,
     store.refresh_counts(folder)
     store.save_folder_state(folder, uidnext=info.uidnext or None,
                             highestmodseq=info.highestmodseq, last_seen_uid=known_before)
+    return True
 
 
 def _headers(session: Session, folder: Folder, uidvalidity: int, uids: list[int],

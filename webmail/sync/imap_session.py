@@ -120,6 +120,8 @@ class Progress:
 
     def headers_done(self) -> None:
         self.phase = "bodies"
+        if not self.total:
+            return  # nothing was new: nothing to report (a no-change resync writes nothing)
         self.account_write({"phase": "headers_done", "done": self.done, "total": self.total,
                             "rate": self._rate(self.done, self.started), "folder": ""})
 
@@ -132,7 +134,8 @@ class Progress:
         self.total = sum(counts.values())
         for folder in folders:
             self._start_folder(folder, counts.get(folder.pk, 0))
-        self.account_write(self._account_value(""))
+        if self.total:
+            self.account_write(self._account_value(""))
 
     def advance(self, folder: Folder, count: int) -> None:
         self.done += count

@@ -7,6 +7,7 @@ webmail.sync.engine keeps that key when it clears the live progress after a sync
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -16,6 +17,9 @@ from webmail.protocols.imap import ImapClient
 
 # Above this share of the limit the UI warns the person.
 NEAR_LIMIT = 0.9
+# A sync that found every folder unchanged asks again only after this long: the usage
+# moves with the mail (and a change anywhere makes the sync ask), the limit seldom.
+RECHECK_UNCHANGED = timedelta(minutes=15)
 
 
 def refresh_quota(client: ImapClient, account: MailAccount) -> dict[str, Any] | None:
@@ -35,6 +39,16 @@ def refresh_quota(client: ImapClient, account: MailAccount) -> dict[str, Any] | 
     progress["quota"] = value
     MailAccount.objects.filter(pk=account.pk).update(sync_progress=progress)
     return value
+
+
+def quota_due(account: MailAccount) -> bool:
+    """Whether a sync in which no folder changed should still ask for the quota."""
+    quota = stored_quota(account)
+    try:
+        checked = datetime.fromisoformat(str((quota or {}).get("checked_at")))
+    except ValueError:
+        return True
+    return bool(timezone.now() - checked > RECHECK_UNCHANGED)
 
 
 def stored_quota(account: MailAccount) -> dict[str, Any] | None:
