@@ -243,6 +243,9 @@ WEBMAIL_CHECK_TIMEOUT = env.float("WEBMAIL_CHECK_TIMEOUT", default=8.0)
 # How long an account stays claimed by a sync without renewal, so also how long it
 # waits after a worker died in the middle of one (renewed between batches).
 WEBMAIL_SYNC_LEASE_SECONDS = env.int("WEBMAIL_SYNC_LEASE_SECONDS", default=600)
+# OAuth2 accounts: renew an access token this many seconds before it expires.
+WEBMAIL_OAUTH_REFRESH_MARGIN_SECONDS = env.int("WEBMAIL_OAUTH_REFRESH_MARGIN_SECONDS",
+                                               default=120)
 # Largest file accepted by "import mail" (mbox, zip of .eml).
 WEBMAIL_MAX_IMPORT_BYTES = env.int("WEBMAIL_MAX_IMPORT_BYTES", default=512 * 1024 * 1024)
 # Extra CA bundle (PEM) trusted for upstream TLS, in addition to the system store.
