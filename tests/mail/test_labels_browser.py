@@ -53,6 +53,39 @@ def test_a_label_chosen_in_the_menu_shows_as_a_chip_and_reaches_the_server(
     assert page.locator("#message-rows > .row .subject").all_inner_texts() == ["Third thing"]
 
 
+def test_z_undoes_a_label_in_the_page_and_on_the_server(
+    page: Any, live_server: Any, synced: tuple[User, MailAccount],  # noqa: F811
+    running_dovecot: DovecotServer,
+) -> None:
+    person, account = synced
+    labels.create_label(owner=person, name="Work", colour="green")
+    log_in(page, live_server.url, person.username, DEFAULT_PASSWORD)
+    third = Message.objects.get(account=account, subject="Third thing")
+    page.wait_for_selector("#message-rows > .row")
+    page.check(f"#msg-{third.pk} input.select")
+    page.select_option("#label-target", label="Work")
+    page.click("#bulk button[value=add][name=label_action]")
+    page.wait_for_selector(f"#msg-{third.pk} .chip:has-text('Work')")
+    page.wait_for_selector("#toast [data-shortcut='undo']")
+
+    page.locator("body").press("z")
+    page.wait_for_selector("#toast:has-text('Undone: Labelled')")
+    page.locator(f"#msg-{third.pk} .chip:has-text('Work')").wait_for(state="detached")
+    third.refresh_from_db()
+    assert "work" not in third.keywords
+
+    # Whatever the worker carried meanwhile, the server ends without the keyword.
+    deadline = time.monotonic() + 15
+    while True:
+        with contextlib.suppress(LeaseBusy):
+            replay_operations(account.pk, force=True)
+            if not any("work" in f for f in running_dovecot.flags("alice")):
+                break
+        assert time.monotonic() < deadline, "the server kept the undone label"
+        time.sleep(0.1)
+    assert page.js_errors == []
+
+
 def test_a_dark_theme_chosen_in_settings_applies_to_every_page(
     page: Any, live_server: Any, synced: tuple[User, MailAccount],  # noqa: F811
 ) -> None:
