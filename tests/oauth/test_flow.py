@@ -152,6 +152,8 @@ def test_a_revoked_grant_pauses_the_account_and_a_queued_message_goes_after_reco
     assert len(oauth_provider.log) == asked
     page = alice_client.get("/accounts/").content.decode()
     assert "Reconnect needed" in page and f"/accounts/{account.pk}/reconnect/" in page
+    edit = alice_client.get(f"/accounts/{account.pk}/").content.decode()
+    assert "Signs in with Example" in edit and f"/accounts/{account.pk}/reconnect/" in edit
 
     response = alice_client.post(f"/accounts/{account.pk}/reconnect/")
     assert alice_client.get(authorize(provider_url(response))).status_code == 302
