@@ -98,6 +98,12 @@ def search_messages(user: User, query: str, *, account_id: int | None = None,
         rows = _by_relevance(backend.newest_ranked(messages, main_terms, RANK_CANDIDATES,
                                                    account_ids=accounts))
         rows = rows[offset:offset + limit + 1]
+    elif main_terms:
+        # Through the backend, which knows how its index finds the newest matches.
+        accounts = None if others.terms else _account_ids(user, account_id)
+        ids = backend.newest_ids(messages, main_terms, offset + limit + 1,
+                                 account_ids=accounts)
+        rows = [(pk, 0.0) for pk in ids[offset:]]
     else:
         newest = messages.order_by(F("date").desc(nulls_last=True), F("id").desc())
         rows = [(pk, 0.0) for pk in newest.values_list("id", flat=True)[

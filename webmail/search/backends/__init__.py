@@ -25,6 +25,11 @@ class Backend(Protocol):
         `people` are the values of top-level from:/to:/cc: operators, which `messages`
         already filters on exactly; a backend may use them to narrow its index lookup."""
 
+    def newest_ids(self, matched: QuerySet[Message], terms: Sequence[Text], count: int,
+                   *, account_ids: list[int] | None = None) -> list[int]:
+        """Ids of the newest `count` of `matched`, newest first (date, then id).
+        `account_ids` as for newest_ranked."""
+
     def newest_ranked(self, matched: QuerySet[Message], terms: Sequence[Text], count: int,
                       *, account_ids: list[int] | None = None,
                       ) -> list[tuple[int, float, datetime | None]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.safestring import SafeString
 
@@ -73,6 +73,11 @@ class SqliteBackend:
             where=["search_fts.rowid = mail_message.id", "search_fts MATCH %s"],
             params=[expression],
         )
+
+    def newest_ids(self, matched: QuerySet[Message], terms: Sequence[Text], count: int,
+                   *, account_ids: list[int] | None = None) -> list[int]:
+        return list(matched.order_by(F("date").desc(nulls_last=True), F("id").desc())
+                    .values_list("id", flat=True)[:count])
 
     def newest_ranked(self, matched: QuerySet[Message], terms: Sequence[Text], count: int,
                       *, account_ids: list[int] | None = None,
