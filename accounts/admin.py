@@ -12,6 +12,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts import actions, signup
 from accounts.forms import MailAccountForm
@@ -62,22 +63,22 @@ class MailAccountAdmin(admin.ModelAdmin[MailAccount]):
             _bytes=Sum("messages__size"),
         )
 
-    @admin.display(description="Messages", ordering="_messages")
+    @admin.display(description=gettext_lazy("Messages"), ordering="_messages")
     def message_count(self, obj: MailAccount) -> int:
         return int(getattr(obj, "_messages", 0) or 0)
 
-    @admin.display(description="Storage", ordering="_bytes")
+    @admin.display(description=gettext_lazy("Storage"), ordering="_bytes")
     def storage_used(self, obj: MailAccount) -> str:
         return filesizeformat(getattr(obj, "_bytes", 0) or 0)
 
-    @admin.display(description="Quota")
+    @admin.display(description=gettext_lazy("Quota"))
     def quota(self, obj: MailAccount) -> str:
         quota = (obj.sync_progress or {}).get("quota") or {}
         if not quota.get("limit"):
             return "—"
         return f"{filesizeformat(quota.get('used', 0))} of {filesizeformat(quota['limit'])}"
 
-    @admin.display(description="Last sync")
+    @admin.display(description=gettext_lazy("Last sync"))
     def last_sync_metrics(self, obj: MailAccount) -> str:
         last = (obj.sync_progress or {}).get("last_sync") or {}
         if not last:
@@ -85,7 +86,7 @@ class MailAccountAdmin(admin.ModelAdmin[MailAccount]):
         return (f"{last.get('messages_fetched', 0)} msgs, "
                 f"{filesizeformat(last.get('bytes_fetched', 0))}, {last.get('seconds', 0):.1f} s")
 
-    @admin.display(description="Last error")
+    @admin.display(description=gettext_lazy("Last error"))
     def short_error(self, obj: MailAccount) -> str:
         return obj.last_error[:80]
 
@@ -95,16 +96,19 @@ class MailAccountAdmin(admin.ModelAdmin[MailAccount]):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MailAccount]) -> None:
         actions.delete_accounts_and_blobs(queryset)
 
-    @admin.action(description="Sync now")
+    @admin.action(description=gettext_lazy("Sync now"))
     def sync_now(self, request: HttpRequest, queryset: QuerySet[MailAccount]) -> None:
         from webmail.sync.tasks import sync_account_task
 
         for account in queryset:
             sync_account_task.delay(account.pk)
             self.log_change(request, account, "Sync now")
-        self.message_user(request, f"Queued a sync of {len(queryset)} accounts.")
+        count = len(queryset)
+        self.message_user(request, ngettext("Queued a sync of %(count)d account.",
+                                            "Queued a sync of %(count)d accounts.", count)
+                          % {"count": count})
 
-    @admin.action(description="Resync from scratch (keeps queued actions)")
+    @admin.action(description=gettext_lazy("Resync from scratch (keeps queued actions)"))
     def resync_from_scratch(self, request: HttpRequest, queryset: QuerySet[MailAccount]) -> None:
         from webmail.sync.tasks import sync_account_task
 
@@ -112,15 +116,18 @@ class MailAccountAdmin(admin.ModelAdmin[MailAccount]):
             actions.forget_sync_state(account=account)
             sync_account_task.delay(account.pk)
             self.log_change(request, account, "Resync from scratch")
-        self.message_user(request, f"Queued a full resync of {len(queryset)} accounts.")
+        count = len(queryset)
+        self.message_user(request, ngettext("Queued a full resync of %(count)d account.",
+                                            "Queued a full resync of %(count)d accounts.", count)
+                          % {"count": count})
 
-    @admin.action(description="Disable")
+    @admin.action(description=gettext_lazy("Disable"))
     def disable_accounts(self, request: HttpRequest, queryset: QuerySet[MailAccount]) -> None:
         for account in queryset:
             self.log_change(request, account, "Disabled")
         queryset.update(enabled=False)
 
-    @admin.action(description="Enable")
+    @admin.action(description=gettext_lazy("Enable"))
     def enable_accounts(self, request: HttpRequest, queryset: QuerySet[MailAccount]) -> None:
         for account in queryset:
             self.log_change(request, account, "Enabled")
@@ -146,7 +153,7 @@ class InvitationAdmin(admin.ModelAdmin[Invitation]):
     fields = ("email", "link", "expires_at", "used_at", "created_by")
     readonly_fields = ("link", "expires_at", "used_at", "created_by")
 
-    @admin.display(description="Invitation link")
+    @admin.display(description=gettext_lazy("Invitation link"))
     def link(self, obj: Invitation) -> str:
         return f"{reverse('signup')}?invite={obj.token}" if obj.token else "(made on save)"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy, ngettext
 
 from webmail.compose import outbox
 from webmail.compose.models import Contact, Draft, Identity, Outbox
@@ -36,23 +37,27 @@ class OutboxAdmin(admin.ModelAdmin[Outbox]):
     def has_add_permission(self, request: object) -> bool:
         return False
 
-    @admin.action(description="Retry (failed messages)")
+    @admin.action(description=gettext_lazy("Retry (failed messages)"))
     def retry_messages(self, request: HttpRequest, queryset: QuerySet[Outbox]) -> None:
         done = 0
         for row in queryset:
             if outbox.retry_failed(row):
                 self.log_change(request, row, "Retried from the admin")
                 done += 1
-        self.message_user(request, f"Queued {done} failed messages again.")
+        self.message_user(request, ngettext("Queued %(count)d failed message again.",
+                                            "Queued %(count)d failed messages again.", done)
+                          % {"count": done})
 
-    @admin.action(description="Cancel (queued messages)")
+    @admin.action(description=gettext_lazy("Cancel (queued messages)"))
     def cancel_messages(self, request: HttpRequest, queryset: QuerySet[Outbox]) -> None:
         done = 0
         for row in queryset:
             if outbox.cancel(row):
                 self.log_change(request, row, "Cancelled from the admin")
                 done += 1
-        self.message_user(request, f"Cancelled {done} queued messages.")
+        self.message_user(request, ngettext("Cancelled %(count)d queued message.",
+                                            "Cancelled %(count)d queued messages.", done)
+                          % {"count": done})
 
 
 @admin.register(Draft)
