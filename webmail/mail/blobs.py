@@ -7,10 +7,7 @@ idempotent: the file is written before its row, and a row whose file exists is f
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import threading
 import zlib
 from collections.abc import Iterable, Sequence
 
@@ -18,11 +15,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.db.models import Exists, Model, OuterRef
 
+from webmail.mail import blob_files
+from webmail.mail.blob_files import LocalBlobRoot, stored_path
 from webmail.mail.models import Blob
 
 # zlib level 1: mail compresses about 3:1 even at the fastest level, and the sync's
 # throughput matters more than the last few percent of disk.
 COMPRESSION_LEVEL = 1
+
+
+__all__ = ["BlobMissing", "delete_unreferenced", "digest", "get", "local_root", "put",
+           "put_compressed", "put_many", "record_written", "referencing_columns",
+           "stored_path"]
 
 
 class BlobMissing(Exception):
@@ -31,11 +35,6 @@ class BlobMissing(Exception):
 
 def _storage() -> Storage:
     return storages["blobs"]
-
-
-def stored_path(sha256: str) -> str:
-    """The blob's name in the "blobs" storage (backups check files by it)."""
-    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}.z"
 
 
 def digest(raw: bytes) -> str:
@@ -73,46 +72,40 @@ def put_compressed(items: Iterable[tuple[str, int, bytes]]) -> None:
     existing = set(Blob.objects.filter(pk__in=list(pending)).values_list("pk", flat=True))
     storage = _storage()
     made: set[str] = set()
+    root = local_root()
     rows: list[Blob] = []
     for sha, (size, compressed) in pending.items():
         if sha in existing:
             continue
         path = stored_path(sha)
         # File first, row second: a row always has its file.
-        if isinstance(storage, FileSystemStorage):
-            _write_local(storage, path, compressed, made)
+        if root is not None:
+            # Storage.save took ~1.5 ms a blob here (exists, name checks, makedirs, an
+            # exclusive create; profiled); this is one open, write and rename.
+            blob_files.write_file(root, sha, compressed, made)
         elif not storage.exists(path):
             storage.save(path, ContentFile(compressed))
         rows.append(Blob(sha256=sha, size=size, stored_size=len(compressed)))
     Blob.objects.bulk_create(rows, ignore_conflicts=True)
 
 
-def _write_local(storage: FileSystemStorage, name: str, data: bytes, made: set[str]) -> None:
-    """Write one blob file on a local disk: a temporary file renamed into place.
+def local_root() -> LocalBlobRoot | None:
+    """The blob directory when blobs live on a local disk (other processes of the same
+    machine may then write files themselves; see blob_files), None otherwise."""
+    storage = _storage()
+    if not isinstance(storage, FileSystemStorage):
+        return None
+    return LocalBlobRoot(location=str(storage.location),
+                         file_mode=storage.file_permissions_mode,
+                         directory_mode=storage.directory_permissions_mode)
 
-    Storage.save took ~1.5 ms a blob here (exists, name checks, makedirs, an exclusive
-    create; profiled), a fifth of a first sync's store step; this is one open, write
-    and rename. The rename also means a process killed mid-write never leaves a partial
-    file under the final name (which a later put would have taken as stored).
-    """
-    path = storage.path(name)
-    if os.path.exists(path):
-        return
-    directory = os.path.dirname(path)
-    if directory not in made:
-        os.makedirs(directory, mode=storage.directory_permissions_mode or 0o777, exist_ok=True)
-        made.add(directory)
-    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        if storage.file_permissions_mode is not None:
-            os.chmod(temporary, storage.file_permissions_mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+
+def record_written(items: Iterable[tuple[str, int, int]]) -> None:
+    """Rows for blobs whose files a parsing process already wrote (sha256, raw size,
+    stored size): the file is first there as put_compressed writes it, the row second."""
+    Blob.objects.bulk_create(
+        [Blob(sha256=sha, size=size, stored_size=stored) for sha, size, stored in items],
+        ignore_conflicts=True)
 
 
 def get(sha256: str) -> bytes:

@@ -26,6 +26,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
+from webmail.mail import blob_files
+from webmail.mail.blob_files import LocalBlobRoot
 from webmail.parsing.mime import ParsedMessage, parse_message
 
 # Same level as webmail.mail.blobs (zlib 1: ~3:1 on mail at the fastest setting).
@@ -39,8 +41,16 @@ PR_SET_PDEATHSIG = 1
 class Prepared:
     sha256: str
     size: int
-    compressed: bytes
+    compressed: bytes  # empty when `written`
     parsed: ParsedMessage
+    stored_size: int = 0
+    # The blob file is already on disk (a worker wrote it; blobs.record_written).
+    written: bool = False
+
+
+# Set in worker processes when blobs live on a local disk (Workers passes it).
+_blob_root: LocalBlobRoot | None = None
+_made: set[str] = set()
 
 
 def prepare(raw: bytes, internal_date: datetime | None) -> Prepared:
@@ -53,17 +63,43 @@ def prepare(raw: bytes, internal_date: datetime | None) -> Prepared:
     again when it needs them.
     """
     parsed = parse_message(raw, internal_date=internal_date)
+    sha = hashlib.sha256(raw).hexdigest()
+    compressed = zlib.compress(raw, COMPRESSION_LEVEL)
+    written = False
+    if _blob_root is not None:
+        # In a worker: the file goes to disk here rather than back through a pipe to the
+        # engine's process (its row follows there, after this returned: file first).
+        blob_files.write_file(_blob_root, sha, compressed, _made)
+        written = True
     return Prepared(
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=sha,
         size=len(raw),
-        compressed=zlib.compress(raw, COMPRESSION_LEVEL),
+        compressed=b"" if written else compressed,
         parsed=dataclasses.replace(parsed, text="", html="", headers=(), forwarded=(),
                                    reports=(), events=()),
+        stored_size=len(compressed),
+        written=written,
     )
 
 
 def parse_headers(header_bytes: bytes, internal_date: datetime | None) -> ParsedMessage:
     return parse_message(header_bytes, internal_date=internal_date)
+
+
+def _start_worker(blob_root: LocalBlobRoot | None) -> None:
+    global _blob_root  # noqa: PLW0603 - one setting per worker process, set at its start
+    _blob_root = blob_root
+    _die_with_parent()
+
+
+def _local_blob_root() -> LocalBlobRoot | None:
+    """Where workers may write blob files themselves (local disk blob storage only)."""
+    try:  # Django is set up in the engine's process (never imported by the workers)
+        from webmail.mail.blobs import local_root
+
+        return local_root()
+    except Exception:  # noqa: BLE001 - without it the engine writes the files itself
+        return None
 
 
 def _die_with_parent() -> None:
@@ -118,7 +154,8 @@ class Workers:
             self._pool = ProcessPoolExecutor(
                 max_workers=min(cpus, 4),
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_die_with_parent,
+                initializer=_start_worker,
+                initargs=(_local_blob_root(),),
             )
         except (OSError, AssertionError, ValueError):
             return self._inline

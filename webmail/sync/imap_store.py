@@ -114,8 +114,12 @@ def insert_headers(account: MailAccount, folder: Folder, uidvalidity: int,
 
 
 def put_blobs(items: Sequence[Prepared]) -> None:
-    """Store a batch of prepared messages' raw bytes (compressed in the workers)."""
-    blobs.put_compressed((item.sha256, item.size, item.compressed) for item in items)
+    """Store a batch of prepared messages' raw bytes (compressed in the workers, whose
+    files the workers may have written already: then only their rows are added)."""
+    blobs.put_compressed(
+        (item.sha256, item.size, item.compressed) for item in items if not item.written)
+    blobs.record_written(
+        (item.sha256, item.size, item.stored_size) for item in items if item.written)
 
 
 def store_bodies(items: Sequence[tuple[int, Prepared]]) -> None:

@@ -13,7 +13,6 @@ from datetime import datetime
 from django.db.models import F
 
 from accounts.models import MailAccount
-from webmail.mail import blobs
 from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields
 from webmail.mail.models import Attachment, Folder, Message, Pop3Uidl
 from webmail.mail.search_batch import search_index_in_bulk
@@ -21,6 +20,7 @@ from webmail.mail.threading import assign_thread_keys_for_batch
 from webmail.parsing.mime import ParsedMessage
 from webmail.sync.imap_prepare import Prepared
 from webmail.sync.imap_prepare import prepare as prepare_raw
+from webmail.sync.imap_store import put_blobs
 
 # SQLite allows 32,766 bound variables per statement; stay far below for IN (...) lists.
 IN_CHUNK = 500
@@ -74,8 +74,7 @@ def store_batch(
         if not fresh:
             return 0
         received_at = now()
-        blobs.put_compressed(
-            (item.prepared.sha256, item.size, item.prepared.compressed) for item in fresh)
+        put_blobs([item.prepared for item in fresh])
         messages = [
             Message(
                 account=account,
