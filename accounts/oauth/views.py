@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import get_mail_account_for_user
@@ -15,7 +16,7 @@ from accounts.oauth.models import OAuthClient
 
 
 class ConnectForm(forms.Form):
-    email = forms.EmailField(label="Your email address at the provider")
+    email = forms.EmailField(label=_("Your email address at the provider"))
 
 
 def _user(request: HttpRequest) -> User:
