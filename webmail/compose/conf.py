@@ -24,6 +24,9 @@ DEFAULTS: dict[str, float] = {
     "WEBMAIL_SMTP_TIMEOUT": 60,
     # Autosaves within this many seconds share one push of the draft to IMAP Drafts.
     "WEBMAIL_DRAFT_PUSH_DELAY_SECONDS": 10,
+    # A sent copy still waiting this long after the send lost its task (a restarted
+    # broker, a killed worker): beat's dispatch_due queues it again.
+    "WEBMAIL_SENT_COPY_GRACE_SECONDS": 60,
 }
 
 

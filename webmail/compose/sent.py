@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
+from webmail.compose import conf
 from webmail.compose.contacts import harvest_contacts
 from webmail.compose.models import Draft, Outbox, OutboxState, SentCopyState
 from webmail.mail import blobs
@@ -13,6 +16,20 @@ from webmail.mail.models import Folder, FolderRole
 from webmail.mail.threading import assign_thread_keys
 
 log = logging.getLogger(__name__)
+
+# How many forgotten sent copies one dispatch pass queues again; the next pass takes more.
+REDISPATCH_BATCH = 500
+
+
+def forgotten_copy_ids(limit: int = REDISPATCH_BATCH) -> list[int]:
+    """Sent rows whose copy is still waiting well after the send: their after-send task
+    was lost (queued into a broker that restarted, or held by a worker killed with -9).
+    Queuing one again is harmless: after_send claims the copy with a conditional UPDATE."""
+    cutoff = timezone.now() - timedelta(seconds=conf.get("WEBMAIL_SENT_COPY_GRACE_SECONDS"))
+    return list(Outbox.objects.filter(
+        state=OutboxState.SENT, sent_copy=SentCopyState.PENDING, sent_at__lt=cutoff,
+    ).order_by("id").values_list("pk", flat=True)[:limit])
+
 
 def sent_folder(account_id: int) -> Folder | None:
     return Folder.objects.filter(account_id=account_id, role=FolderRole.SENT).first()

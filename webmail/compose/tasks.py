@@ -24,8 +24,12 @@ def relay_task(outbox_id: int) -> str:
 @shared_task
 def dispatch_due() -> int:
     """Beat, every few seconds: hand due rows (undo window over, scheduled time reached,
-    retry time reached) to workers, and sort out rows dead workers left behind."""
-    return outbox.dispatch_due()
+    retry time reached) to workers, sort out rows dead workers left behind, and queue
+    again the sent copies whose task was lost."""
+    copies = sent.forgotten_copy_ids()
+    for outbox_id in copies:
+        after_send_task.delay(outbox_id)
+    return outbox.dispatch_due() + len(copies)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
