@@ -87,8 +87,8 @@ def process_env(broker: RedisServer, transactional_db: None, tls_ca: TLSFiles,
 
 @pytest.fixture
 def spawn(process_env: ProcessEnv) -> Iterator[Callable[..., Child]]:
-    """spawn("worker", "w1") or spawn("idle", "s1"): started and ready; all stopped
-    (then killed) at the end, before the test database is flushed."""
+    """spawn("worker", "w1") or spawn("idle", "s1"): started and ready; all killed at
+    the end, before the test database is flushed."""
     children: list[Child] = []
     makers = {"worker": celery_worker, "idle": idle_supervisor}
 
@@ -98,8 +98,8 @@ def spawn(process_env: ProcessEnv) -> Iterator[Callable[..., Child]]:
         return child.start(wait=wait)
 
     yield start
-    for child in children:
-        child.stop(timeout=5)
+    for child in children:  # nothing to wait for: the database is flushed next
+        child.kill()
 
 
 @pytest.fixture

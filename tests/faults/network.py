@@ -113,7 +113,8 @@ class AppProbe:
     paths: list[str]
     cookie: str = ""
     interval: float = 0.25
-    timeout: float = 10.0
+    # No answer within this is "not answering" (a load balancer gives up about then).
+    timeout: float = 8.0
     answers: list[Answer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None

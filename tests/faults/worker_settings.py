@@ -22,4 +22,5 @@ WEBMAIL_SEND_RETRY_MAX_SECONDS = 1
 WEBMAIL_SMTP_TIMEOUT = 10
 # A worker killed with -9 leaves its claims behind; these are how long they last.
 WEBMAIL_SEND_STALE_SECONDS = 5
+WEBMAIL_SENT_COPY_GRACE_SECONDS = 2
 WEBMAIL_SYNC_LEASE_SECONDS = 6
