@@ -86,8 +86,9 @@ class Site:
             raise SystemExit(f"manage.py {args[0]} failed:\n{result.stderr[-3000:]}")
         return result.stdout
 
-    def python(self, *args: str) -> Any:
-        result = subprocess.run([sys.executable, *args], env=self.env, cwd=ROOT,
+    def python(self, *args: str, extra: dict[str, str] | None = None) -> Any:
+        result = subprocess.run([sys.executable, *args], env={**self.env, **(extra or {})},
+                                cwd=ROOT,
                                 capture_output=True, text=True, check=False)
         if result.returncode:
             raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr[-3000:]}")
@@ -340,6 +341,13 @@ def main(argv: list[str] | None = None) -> int:
             args.drain_timeout, site)
         final = site.status()
         figures = load_report.step_figures(start, records, ramp(args), args.settle_seconds)
+        # What each request costs alone (CPU in one process): the steady figure on a
+        # machine shared with other work, and the capacity it implies.
+        cost: dict[str, float] = site.python(
+            "-m", "bench.load_cost", "--person", people[0],
+            extra={"BENCH_LOAD_PASSWORD": WEB_PASSWORD})
+        mix = Counter(r.name for r in records if r.name in cost and r.name != "login")
+        mean_cost = sum(cost[n] * k for n, k in mix.items()) / max(1, sum(mix.values()))
         knee = load_report.throughput_at_limit(figures, P95_LIMIT_MS)
         message_ids = Counter(_message_id(a.data) for a in smtp.accepted)
         duplicates = sum(n - 1 for n in message_ids.values() if n > 1)
@@ -356,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"p95 of all requests passes {P95_LIMIT_MS:.0f} ms at about "
                   f"{knee:.1f} requests/s")
+        print("CPU ms per request alone: " + ", ".join(f"{n} {v:g}" for n, v in cost.items())
+              + f"; the load's mix averages {mean_cost:.0f} ms, i.e. at most about "
+              f"{1000 / mean_cost if mean_cost else 0:.0f} requests/s per free core")
         print(f"new mail delivered during the load: {delivered} ({trickle.failures} "
               f"failed); store {'caught up' if caught_up else 'DID NOT catch up'}: "
               f"{final['inbox']} of {expected + delivered} in INBOXes")
@@ -371,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
                            "rows": [vars(r) for r in [*f.rows, f.total]],
                            "logins": f.logins, "login_errors": f.login_errors}
                           for f in figures],
-                "p95_limit_throughput": knee, "synced": synced, "caught_up": caught_up,
+                "p95_limit_throughput": knee, "cpu_ms": cost, "mix_cpu_ms": mean_cost,
+                "synced": synced, "caught_up": caught_up,
                 "sends": sends, "received": len(smtp.accepted), "duplicates": duplicates,
                 "delivered": delivered, "log_problems": problems, "status": final,
             }, indent=1))

@@ -68,6 +68,7 @@ def test_two_people_browse_search_and_send_without_errors(tmp_path: Path) -> Non
     assert figures["received"] == figures["sends"]
     assert figures["duplicates"] == 0
     assert "p50" in rows["list"] and rows["list"]["p95"] >= rows["list"]["p50"]
+    assert figures["cpu_ms"]["list"] > 0 and figures["cpu_ms"]["login"] > 0
 
 
 def _drop(url: str, name: str) -> None:
