@@ -7,6 +7,14 @@ Rows are loaded as bench.list_pages loads them; then 1 % carry the keyword "rare
 half carry "common". Prints the PostgreSQL plan of the first page's query (it should use
 the GIN index message_keywords_gin for the rare label) and the server time of the first
 page and the next pages of each label's view, with the queries per page.
+
+Figures (November 2026, PostgreSQL 15 on the shared 2-core machine, other sessions busy):
+the rare label's first page is a Bitmap Index Scan on message_keywords_gin, 1.1 ms
+execution for its 1,000 matches (18 ms before VACUUM merged the index's pending list);
+the common label's is a backward scan of the primary key, 0.1 ms. Without the index the
+rare label read all 100,000 rows. Whole pages (routing, session, 11 queries, template)
+took 50-350 ms wall time under that load, the same as the folder list beside them;
+the query count stays 11 on every page.
 """
 
 from __future__ import annotations
@@ -39,7 +47,10 @@ def main() -> None:
     Message.objects.filter(folder=folder, uid__lte=args.count // 100).update(keywords=["rare"])
     Message.objects.filter(folder=folder, uid__gt=args.count // 2).update(keywords=["common"])
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE mail_message" if connection.vendor == "postgresql" else "ANALYZE")
+        # VACUUM also merges the GIN index's pending list, as autovacuum would by the time
+        # a person opens the label; without it every lookup scans that list too.
+        cursor.execute("VACUUM ANALYZE mail_message" if connection.vendor == "postgresql"
+                       else "ANALYZE")
     client = Client()
     client.force_login(user)
     print(f"{args.count:,} messages, {args.backend}; times in ms (wall p50/p95)")
