@@ -13,9 +13,9 @@ the rare label's first page is a Bitmap Index Scan on message_keywords_gin, 1.1 
 execution for its 1,000 matches (18 ms before VACUUM merged the index's pending list);
 the common label's is a backward scan of the primary key, 0.1 ms. The text match used
 before (keywords::text LIKE '%"rare"%') is a parallel sequential scan of all 100,000
-rows, 118 ms. Whole pages (routing, session, 11 queries, template)
-took 50-350 ms wall time under that load, the same as the folder list beside them;
-the query count stays 11 on every page.
+rows, 118 ms. Whole pages (routing, session, 11 queries, template) took 50-350 ms wall
+time under that load (not a quiet-machine figure); the query count stays 11 on every
+page.
 """
 
 from __future__ import annotations
