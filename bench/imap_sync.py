@@ -212,7 +212,7 @@ def main() -> None:
         # Several no-change resyncs (the machine is shared): the median is quoted.
         resyncs = [run_ours_measured(env, account_id) for _ in range(args.resyncs)]
         resyncs.sort(key=lambda r: _engine_seconds(r[1]))
-        resync_seconds, resync_stats, _ = resyncs[len(resyncs) // 2]
+        resync_seconds, resync_stats, _, _ = resyncs[len(resyncs) // 2]
         resync_phases: dict[str, float] = resync_stats["seconds"]  # type: ignore[assignment]
         resync_all = [round(_engine_seconds(r[1]), 3) for r in resyncs]
     finally:
