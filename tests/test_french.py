@@ -243,3 +243,10 @@ def test_a_first_sync_shows_its_progress_in_french(alice_client: Client, alice: 
     assert "corps des messages" in page
     assert '<progress max="1000" value="250"' in page
     assert _english_left(page, _english_phrases()) == []
+
+
+@pytest.mark.django_db
+def test_a_missing_page_says_so_in_french(alice_client: Client) -> None:
+    response = alice_client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 404
+    assert "Cette page n’existe pas" in response.content.decode()
