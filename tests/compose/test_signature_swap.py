@@ -100,3 +100,25 @@ def test_a_signature_the_person_edited_is_left_alone(
     text = _editor_text(page)
     assert "Alice at Work (on leave until May)" in text and "Cheers" not in text
     assert page.js_errors == []
+
+
+def test_in_plain_text_the_signature_follows_the_identity_too(
+        chromium_page: Any, live_server: Any, alice: User) -> None:  # noqa: F811
+    page = chromium_page
+    account = make_account(alice)
+    work = ensure_default_identity(account)
+    work.signature_html, work.signature_text = "Alice, Work Ltd", "Alice, Work Ltd"
+    work.save()
+    home = Identity.objects.create(account=account, name="Alice", address=account.email,
+                                   signature_html="Cheers<br>Al", signature_text="Cheers\nAl")
+    _open_compose(page, live_server, alice)
+    page.check("#id_plain_text")
+    page.focus("#id_body_text")
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("Plain words first.")
+
+    page.select_option("#id_identity", str(home.pk))
+    value = page.input_value("#id_body_text")
+    assert value.startswith("Plain words first.")
+    assert value.rstrip().endswith("-- \nCheers\nAl") and "Work Ltd" not in value
+    assert page.js_errors == []
