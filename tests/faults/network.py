@@ -21,7 +21,8 @@ class CuttingProxy:
     cut_after: int
     cuts: int = 1
     port: int = 0
-    cut_done: int = 0
+    cut_done: int = 0  # connections really cut mid-response
+    marked: int = 0  # connections chosen for a cut
     connections: int = 0
     _listener: socket.socket | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -56,9 +57,9 @@ class CuttingProxy:
             server.settimeout(None)
             with self._lock:
                 self.connections += 1
-                cut = self.cut_done < self.cuts
+                cut = self.marked < self.cuts
                 if cut:
-                    self.cut_done += 1
+                    self.marked += 1
                 self._open += [client, server]
             limit = self.cut_after if cut else None
             threading.Thread(target=self._pump, args=(client, server, None),
@@ -75,6 +76,8 @@ class CuttingProxy:
                     break
                 if limit is not None and sent + len(chunk) >= limit:
                     sink.sendall(chunk[: limit - sent])
+                    with self._lock:
+                        self.cut_done += 1
                     break  # the cut: both sides closed below, mid-response
                 sink.sendall(chunk)
                 sent += len(chunk)

@@ -114,7 +114,8 @@ def test_a_worker_killed_mid_sync_loses_nothing(
     sync_account_task.delay(alice.pk)
     sends = queue_sends(alice, 3, tag="before-kill")
 
-    wait_for(lambda: first_sync_started(alice), timeout=30, what="the first sync")
+    wait_for(lambda: first_sync_started(alice), timeout=30, what="the first sync",
+             step=0.05)
     first.kill()
     alice.refresh_from_db()
     assert alice.sync_lease_owner, "the worker was killed outside the sync"
