@@ -271,9 +271,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Beat writes its schedule file after every task it sends (every 15 s at most), so its
-# health check can tell a stuck beat by the file's age (manage.py healthcheck).
-CELERY_BEAT_SYNC_EVERY = 1
+# Beat touches this file on every tick (every 15 s at most), so its health check can
+# tell a stuck beat by the file's age (manage.py healthcheck --fresh-file).
+CELERY_BEAT_SCHEDULER = "webmail.beat.HeartbeatScheduler"
+BEAT_HEARTBEAT_FILE = DATA_DIR / "beat-heartbeat"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "ping": {"task": "webmail.tasks.ping", "schedule": crontab(minute="*/5")},
     "poll-due-accounts": {"task": "webmail.sync.tasks.poll_due_accounts", "schedule": 60.0},

@@ -58,3 +58,25 @@ def test_a_schedule_file_must_have_been_rewritten_recently(tmp_path: Path) -> No
     os.utime(tmp_path / "celerybeat-schedule.db", (old, old))
     with pytest.raises(CommandError, match="not modified within 60 s"):
         call_command("healthcheck", fresh_file=schedule, max_age=60)
+
+
+def test_beat_touches_its_heartbeat_on_every_tick(tmp_path: Path) -> None:
+    from celery import Celery
+
+    from webmail.beat import HeartbeatScheduler
+
+    heartbeat = tmp_path / "beat-heartbeat"
+    app = Celery("beat-test", set_as_current=False)
+    app.conf.beat_schedule = {}  # nothing due: the tick sends no task
+    with override_settings(BEAT_HEARTBEAT_FILE=heartbeat):
+        scheduler = HeartbeatScheduler(app=app, schedule_filename=str(tmp_path / "schedule"))
+        try:
+            scheduler.tick()
+            call_command("healthcheck", fresh_file=heartbeat, max_age=60)
+            old = time.time() - 120
+            os.utime(heartbeat, (old, old))
+            scheduler.tick()
+        finally:
+            scheduler.close()
+
+    call_command("healthcheck", fresh_file=heartbeat, max_age=60)
