@@ -5,7 +5,7 @@ again past the last one: a second browser of the same person), then, with a thin
 between actions, browses lists, opens messages (the reader fragment and its body frame,
 as the browser loads them), searches and sends; meanwhile the open page polls
 /mail/changes/ like the page's htmx heartbeat. Request names are the figures' rows:
-list, open, body, search, compose, send, poll, login.
+list, open, body, search, compose, send, poll, login form, login.
 
 Every request is recorded (start time, name, milliseconds, ok) and written as JSON lines
 to BENCH_LOAD_RECORD when locust quits: bench/load.py computes the percentiles per step
@@ -111,7 +111,7 @@ class Person(HttpUser):
         return str(self.client.cookies.get("csrftoken", ""))
 
     def _sign_in(self) -> bool:
-        self.client.get("/login/", name="login")
+        self.client.get("/login/", name="login form")
         with self.client.post(
             "/login/", name="login", catch_response=True,
             data={"username": self.name, "password": PASSWORD,
