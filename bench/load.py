@@ -131,7 +131,9 @@ class Site:
         a = self.args
         commands = {
             "web": [str(BIN / "gunicorn"), "webmail.wsgi", "--bind", f"127.0.0.1:{self.port}",
-                    "--workers", str(a.web_workers), "--threads", str(a.web_threads)],
+                    "--workers", str(a.web_workers), "--threads", str(a.web_threads),
+                    # Its own control socket: the default path is one per machine.
+                    "--control-socket", str(self.tmp / "gunicorn.ctl")],
             "worker": [str(BIN / "celery"), "-A", "webmail", "worker", "--loglevel",
                        "WARNING", "--concurrency", str(a.worker_concurrency)],
             "beat": [str(BIN / "celery"), "-A", "webmail", "beat", "--loglevel", "WARNING",
