@@ -10,11 +10,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
+from accounts.models import MailAccount, User
 from bench.generator import generate_mailbox
 from webmail.mail.ingest import envelope_fields
+from webmail.mail.models import Folder, Message
 from webmail.parsing.mime import parse_message
-from webmail.sync.imap_headers import ENVELOPE_HEADERS, header_items, parse_envelope
+from webmail.protocols.imap import HeaderRecord
+from webmail.search.service import search_messages
+from webmail.sync.imap_headers import (
+    ENVELOPE_HEADERS,
+    header_items,
+    insert_header_rows,
+    parse_envelope,
+)
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -70,3 +80,31 @@ def test_header_items_keep_folds_and_cap_long_values() -> None:
     items = header_items(b"Subject: a\r\n b\r\nX-Long: " + b"y" * 20000 + b"\r\n\r\n")
     assert items[0] == ("Subject", "a\n b")
     assert len(items[1][1]) == 16_384
+
+
+@pytest.mark.django_db(transaction=True)
+def test_header_rows_are_searchable_at_once_and_inserting_twice_changes_nothing(
+    alice: User,
+) -> None:
+    account = MailAccount.objects.create(
+        owner=alice, email="alice@x.test", protocol="imap", incoming_host="mail.x.test",
+        incoming_port=993, incoming_username="alice")
+    folder = Folder.objects.create(account=account, name="INBOX", uidvalidity=7)
+    headers = [f"Subject: Quarterly Straße report {n}\r\nFrom: Bob <bob@x.test>\r\n"
+               f"Message-ID: <q{n}@x.test>\r\n\r\n".encode() for n in range(3)]
+    records = [HeaderRecord(uid=n + 1, flags=frozenset({"\\Seen"}), size=100,
+                            internal_date=WHEN, modseq=None, header_bytes=raw)
+               for n, raw in enumerate(headers)]
+    parsed = [parse_envelope(r.header_bytes, r.internal_date) for r in records]
+    for _ in range(2):  # a retried batch: the same rows, no duplicates
+        insert_header_rows(account, folder, 7, records, parsed)
+
+    rows = Message.objects.filter(folder=folder).order_by("uid")
+    assert [(m.uid, m.subject, m.is_seen, m.thread_key != "") for m in rows] == [
+        (n + 1, f"Quarterly Straße report {n}", True, True) for n in range(3)]
+    hits = search_messages(alice, "straße", limit=10).hits
+    assert {h.message_id for h in hits} == {m.pk for m in rows}
+    if connection.vendor == "sqlite":  # the per-row triggers are back after the batch
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            assert {"search_fts_insert", "search_fts_update"} <= {n for (n,) in cursor}
