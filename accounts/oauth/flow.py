@@ -94,14 +94,27 @@ def _save_account(user: User, client: OAuthClient, pending: dict[str, Any],
         account.last_error = ""
     with transaction.atomic():
         account.save()
+        if pending["account"]:
+            _release_queued_operations(account.pk)
         transaction.on_commit(lambda: _resume(account.pk))
     return account
 
 
+def _release_queued_operations(account_id: int) -> None:
+    """Changes the person made while the account was paused are due at once: the
+    sync queued on commit replays them first (webmail.sync.operations)."""
+    from webmail.sync.operations import resume_after_reconnect
+
+    resume_after_reconnect(account_id)
+
+
 def _resume(account_id: int) -> None:
-    """After (re)connecting: sync now and send whatever waited."""
+    """After (re)connecting: sync now (which replays the queued changes first) and
+    send whatever waited. With the broker away, beat's poll and dispatch do both later."""
+    from webmail.broker import send_or_leave_to_beat
     from webmail.compose.tasks import dispatch_due
     from webmail.sync.tasks import sync_account_task
 
-    sync_account_task.delay(account_id)
-    dispatch_due.delay()
+    send_or_leave_to_beat(lambda: sync_account_task.delay(account_id),
+                          task="sync_account", object_id=account_id)
+    send_or_leave_to_beat(dispatch_due.delay, task="dispatch_due", object_id=account_id)

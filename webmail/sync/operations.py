@@ -16,6 +16,10 @@ Failures:
 - conflict (message or folder gone, UIDVALIDITY changed and nothing matches): resolved
   (local state made to agree with the server), marked "conflict" with the reason in
   last_error, never retried.
+- an OAuth2 account paused in "reconnect needed" (its grant is gone): nothing is tried,
+  nothing counts as an attempt, and beat's fallback skips the account. The operations
+  stay queued as they were; reconnecting makes them due at once (resume_after_reconnect)
+  and the sync queued then replays them before it reads the server.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from accounts.models import MailAccount, Protocol
+from accounts.oauth.tokens import ReconnectNeeded
 from webmail.mail.models import OperationState, UpstreamOperation
 from webmail.protocols.errors import ProtocolError, TemporaryServerError
 from webmail.sync import lease
@@ -51,6 +56,8 @@ BACKOFF_MAX_SECONDS = 300
 # (NO [UNAVAILABLE] on one folder, say) gives up after this many tries, so it cannot
 # block the account's queue forever. Connection failures do not count.
 MAX_SERVER_REFUSALS = 8
+# ReplayStats.error of a replay that did not run: the account waits for its person.
+PAUSED = "paused until the account is reconnected"
 
 
 @dataclass
@@ -120,6 +127,11 @@ def replay_with_lease(
     op_ids = list(_pending(account.pk).values_list("pk", flat=True))
     if not op_ids:
         return stats
+    if account.reconnect_needed:
+        # Paused: connecting would only ask the provider again for a grant it refused.
+        stats.remaining = len(op_ids)
+        stats.error = PAUSED
+        return stats
     if account.protocol != Protocol.IMAP:
         # Actions never queue operations for POP3; anything here is stale: say so.
         _finish_many(op_ids, OperationState.FAILED, "The account no longer uses IMAP.")
@@ -135,6 +147,12 @@ def replay_with_lease(
     try:
         if client is None:
             client = (client_factory or default_client_factory)(account)
+    except ReconnectNeeded:
+        # The grant was refused just now and the account is paused: not the
+        # operation's fault, so no attempt is counted and no backoff set.
+        stats.remaining = len(op_ids)
+        stats.error = PAUSED
+        return stats
     except ProtocolError as exc:
         _defer(head, exc, stats)
         stats.remaining = len(op_ids)
@@ -180,10 +198,17 @@ def due_account_ids(now: datetime | None = None) -> list[int]:
         .values("account_id").annotate(head=Min("id")).values_list("head", flat=True)
     )
     return sorted(set(
-        UpstreamOperation.objects.filter(pk__in=list(heads), account__enabled=True)
+        UpstreamOperation.objects.filter(pk__in=list(heads), account__enabled=True,
+                                         account__reconnect_needed=False)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .values_list("account_id", flat=True)
     ))
+
+
+def resume_after_reconnect(account_id: int) -> int:
+    """The account's grant is back: its queued operations are due now, whatever backoff
+    the failures before the pause left on them. Returns how many wait."""
+    return int(_pending(account_id).update(next_attempt_at=None))
 
 
 def _pending(account_id: int) -> Any:
