@@ -8,7 +8,32 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+
+_deflate: Callable[[bytes, int], bytes]
+try:  # ISA-L's deflate: the same zlib format, ~6x faster than zlib at level 1 (see compress)
+    from isal.isal_zlib import compress as _deflate
+
+    CODEC = "isal"
+except ImportError:  # pragma: no cover - isal is in requirements.txt; zlib is the fallback
+    from zlib import compress as _deflate
+
+    CODEC = "zlib"
+
+# Level 1 of either: mail compresses to ~58% (base64 attachments are most of the bytes).
+COMPRESSION_LEVEL = 1
+
+
+def compress(raw: bytes) -> bytes:
+    """A blob's stored bytes: a zlib stream, which `zlib.decompress` reads whoever wrote it.
+
+    ISA-L (the `isal` package) writes the same zlib format as the stdlib at level 1 in
+    about a sixth of the CPU time on generated mail (0.11 against 0.67 ms a 30 KB message,
+    ratio 0.578 against 0.586; measured, bench/README.md): blobs written before and after
+    are read alike, and without isal the stdlib writes them as before.
+    """
+    return _deflate(raw, COMPRESSION_LEVEL)
 
 
 def stored_path(sha256: str) -> str:

@@ -19,9 +19,9 @@ from webmail.mail import blob_files
 from webmail.mail.blob_files import LocalBlobRoot, stored_path
 from webmail.mail.models import Blob
 
-# zlib level 1: mail compresses about 3:1 even at the fastest level, and the sync's
-# throughput matters more than the last few percent of disk.
-COMPRESSION_LEVEL = 1
+# Level 1 (blob_files.compress, ISA-L's or zlib's deflate): the sync's throughput matters
+# more than the last few percent of disk.
+COMPRESSION_LEVEL = blob_files.COMPRESSION_LEVEL
 
 
 __all__ = ["BlobMissing", "delete_unreferenced", "digest", "get", "local_root", "put",
@@ -52,7 +52,7 @@ def put_many(raws: Sequence[bytes]) -> list[str]:
     shas = [digest(raw) for raw in raws]
     existing = set(Blob.objects.filter(pk__in=set(shas)).values_list("pk", flat=True))
     put_compressed(
-        (sha, len(raw), zlib.compress(raw, COMPRESSION_LEVEL))
+        (sha, len(raw), blob_files.compress(raw))
         for sha, raw in zip(shas, raws, strict=True)
         if sha not in existing
     )

@@ -1,7 +1,8 @@
 """CPU work of a sync (MIME parsing, hashing, compression) in worker processes.
 
-A fetched message costs ~5 ms of parsing and ~2 ms of zlib here, all under the GIL; the
-database writes and the network read take as long again. With a second CPU, a small
+A fetched message costs ~1 ms of parsing and ~0.1 ms of compression here (ISA-L's
+deflate), all under the GIL; the database writes and the network read take as long
+again. With a second CPU, a small
 process pool parses batch k+1 while the engine writes batch k (profiled: see
 bench/README.md). This module imports nothing from Django, so the workers only load the
 parser. They are spawned (not forked: safe beside a Celery or test thread; not through a
@@ -21,7 +22,6 @@ import hashlib
 import multiprocessing
 import os
 import signal
-import zlib
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +30,8 @@ from webmail.mail import blob_files
 from webmail.mail.blob_files import LocalBlobRoot
 from webmail.parsing.mime import ParsedMessage, parse_message
 
-# Same level as webmail.mail.blobs (zlib 1: ~3:1 on mail at the fastest setting).
-COMPRESSION_LEVEL = 1
+# Same codec and level as webmail.mail.blobs (blob_files.compress).
+COMPRESSION_LEVEL = blob_files.COMPRESSION_LEVEL
 # Below this many messages to parse, a pool does not pay for its start-up (~0.3 s).
 PARALLEL_FROM = 300
 PR_SET_PDEATHSIG = 1
@@ -64,7 +64,7 @@ def prepare(raw: bytes, internal_date: datetime | None) -> Prepared:
     """
     parsed = parse_message(raw, internal_date=internal_date)
     sha = hashlib.sha256(raw).hexdigest()
-    compressed = zlib.compress(raw, COMPRESSION_LEVEL)
+    compressed = blob_files.compress(raw)
     written = False
     if _blob_root is not None:
         # In a worker: the file goes to disk here rather than back through a pipe to the
