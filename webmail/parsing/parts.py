@@ -13,6 +13,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 
 from webmail.parsing.charsets import decode_bytes, decode_header_value, decode_surrogates
+from webmail.parsing.split import split_message
 
 # Real headers stay under a few KB; References of a long thread reach ~10 KB. Longer
 # ones are attacks or garbage, and every decoder below is cheaper on a bounded input.
@@ -58,6 +59,10 @@ def to_message(raw: bytes, warnings: list[str]) -> Message:
     defused = _defuse(raw)
     if defused != raw:
         warnings.append("This message is nested too deeply; the innermost parts are not shown.")
+    # Well-formed mail: the same tree as the stdlib's, without its line-by-line reading.
+    fast = split_message(defused)
+    if fast is not None:
+        return fast
     try:
         return BytesParser(policy=compat32).parsebytes(defused)
     except (Exception, RecursionError):  # noqa: BLE001 - fall back to headers only
