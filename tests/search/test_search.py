@@ -283,3 +283,39 @@ def test_a_phrase_finds_older_adjacent_words_past_newer_messages_holding_both_ap
     results = search_messages(alice, '"meeting review"')
 
     assert {hit.message_id for hit in results.hits} == wanted
+
+
+def test_ranked_candidates_are_the_persons_own_past_newer_foreign_and_trashed_matches(
+        alice: User, bob: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The newest matches are picked while walking the index, not after it: newer
+    matches of another person, of trash and of junk must not take the candidates'
+    places."""
+    from webmail.search import service
+
+    mine = make_account(alice, email="walk@example.test")
+    inbox = make_folder(mine)
+    wanted = {make_message(inbox, f"zebra {i}", "a zebra crossing", day=f"2024-04-0{i}").pk
+              for i in (1, 2)}
+    make_message(make_folder(mine, "Trash", "trash"), "zebra", "zebra", day="2024-05-01")
+    make_message(make_folder(mine, "Junk", "junk"), "zebra", "zebra", day="2024-05-02")
+    theirs = make_folder(make_account(bob, email="bobwalk@example.test"))
+    for day in range(10, 16):
+        make_message(theirs, "zebra", "zebra zebra", day=f"2024-05-{day}")
+    monkeypatch.setattr(service, "RANK_CANDIDATES", 2)
+
+    assert {h.message_id for h in search_messages(alice, "zebra").hits} == wanted
+    assert {h.message_id for h in search_messages(alice, '"zebra crossing"').hits} == wanted
+
+
+def test_relevance_weighs_where_and_how_often_a_word_occurs(alice: User) -> None:
+    inbox = make_folder(make_account(alice, email="rank@example.test"))
+    once = make_message(inbox, "notes", "one walrus here and other words", day="2024-06-03")
+    often = make_message(inbox, "notes", "walrus walrus walrus and other words",
+                         day="2024-06-01")
+    subject = make_message(inbox, "Walrus sighting", "nothing else", day="2024-05-01")
+
+    ranked = [h.message_id for h in search_messages(alice, "walrus").hits]
+
+    assert ranked == [subject.pk, often.pk, once.pk]
+    assert [h.message_id for h in search_messages(alice, "walrus", order="date").hits] == [
+        once.pk, often.pk, subject.pk]

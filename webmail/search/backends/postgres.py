@@ -121,19 +121,25 @@ class PostgresBackend:
                             count: int, account_ids: list[int]) -> list[int]:
         """The newest matches from search_search_document alone (GIN bitmap, then
         date; no vector read, no join to mail_message), less trash and junk."""
-        newest = F("date").desc(nulls_last=True), F("message_id").desc()
         if any(t.phrase for t in terms) and all(_relaxable(t) for t in terms):
-            ids = self._newest_phrase_matches(terms, count, account_ids)
-        else:
-            ids = list(SearchDocument.objects.filter(
-                account_id__in=account_ids, vector=combined_tsquery(terms))
-                .order_by(*newest).values_list("message_id", flat=True)[:count])
-        # `matched` is those accounts less trash and junk (the caller's contract):
-        # check the folders of these few rows rather than join every match.
-        dropped = set(Message.objects.filter(
-            id__in=ids, folder__role__in=[FolderRole.TRASH, FolderRole.JUNK])
-            .values_list("id", flat=True)) if ids else set()
-        return [pk for pk in ids if pk not in dropped]
+            return self._newest_phrase_matches(terms, count, account_ids)
+        newest = (SearchDocument.objects
+                  .filter(account_id__in=account_ids, vector=combined_tsquery(terms))
+                  .order_by(F("date").desc(nulls_last=True), F("message_id").desc())
+                  .values_list("message_id", flat=True))
+        # `matched` is those accounts less trash and junk (the caller's contract): check
+        # the folders of the newest rows rather than join every match, and look further
+        # when trash or junk took some of the places.
+        limit = count
+        while True:
+            ids = list(newest[:limit])
+            dropped = set(Message.objects.filter(
+                id__in=ids, folder__role__in=[FolderRole.TRASH, FolderRole.JUNK])
+                .values_list("id", flat=True)) if ids else set()
+            kept = [pk for pk in ids if pk not in dropped]
+            if len(kept) >= count or len(ids) < limit:
+                return kept[:count]
+            limit *= 4
 
     def _newest_phrase_matches(self, terms: Sequence[Text], count: int,
                                account_ids: list[int]) -> list[int]:
