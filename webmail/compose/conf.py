@@ -25,7 +25,8 @@ DEFAULTS: dict[str, float] = {
     # Autosaves within this many seconds share one push of the draft to IMAP Drafts.
     "WEBMAIL_DRAFT_PUSH_DELAY_SECONDS": 10,
     # A sent copy still waiting this long after the send lost its task (a restarted
-    # broker, a killed worker): beat's dispatch_due queues it again.
+    # broker, a killed worker): beat's dispatch_due queues it again. The same grace
+    # applies to a draft push overdue by this much and to a Drafts copy still to remove.
     "WEBMAIL_SENT_COPY_GRACE_SECONDS": 60,
 }
 

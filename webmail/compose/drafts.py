@@ -4,20 +4,32 @@ Each local save bumps `version`; the push (a Celery task) appends the newest ver
 to Drafts with \\Draft \\Seen, then expunges the previous copy by its UID, and records
 the new UID. A push that finds nothing newer does nothing, so autosaves that arrive
 faster than pushes collapse into one.
+
+The database says what is still to do, the tasks only say "now" (as for the outbox):
+a draft whose `version` is ahead of `remote_version` still needs a push, and a
+DraftCopyRemoval row names a remote copy that must go. Both are queued through
+webmail.broker, so a save or a discard succeeds while Redis is away, and beat's
+dispatch_due queues again the work whose task was lost (forgotten_push_ids,
+take_due_removals).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+from datetime import timedelta
 from typing import Any
 
+import redis
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import MailAccount, Protocol, User
+from accounts.oauth.tokens import ReconnectNeeded
+from webmail.broker import send_or_leave_to_beat
 from webmail.compose import conf
 from webmail.compose.builder import (
     BuiltMessage,
@@ -28,10 +40,11 @@ from webmail.compose.builder import (
 )
 from webmail.compose.headers import HeaderValueError, Mailbox, parse_mailbox, split_list
 from webmail.compose.identities import default_identity, sender_of
-from webmail.compose.models import Draft, DraftAttachment, Identity
+from webmail.compose.models import Draft, DraftAttachment, DraftCopyRemoval, DraftState, Identity
 from webmail.mail import blobs
 from webmail.mail.models import Folder, FolderRole
 from webmail.parsing.sanitize import sanitize_html
+from webmail.protocols.errors import ProtocolError
 from webmail.protocols.imap import ImapClient
 from webmail.sync.connect import imap_client_for
 
@@ -39,6 +52,12 @@ log = logging.getLogger(__name__)
 
 DRAFT_FIELDS = ("to", "cc", "bcc", "subject", "body_html", "body_text", "plain_text")
 PUSH_LOCK_SECONDS = 120  # longer than an APPEND of a 25 MB draft on a slow link
+# How many lost pushes or removals one dispatch pass queues again; the next takes more.
+REDISPATCH_BATCH = 500
+# A removal the server refused for now: 1, 2, 4 ... minutes, then hourly (as a server
+# away for a day still gets it when back).
+REMOVAL_RETRY_BASE_SECONDS = 60
+REMOVAL_RETRY_MAX_SECONDS = 3600
 
 
 def new_draft(*, owner: User, account: MailAccount, identity: Identity | None = None,
@@ -71,10 +90,7 @@ def save_draft(draft: Draft, *, push: bool = True, **fields: Any) -> Draft:
                            remote_uidvalidity=None, remote_version=0, remote_folder=None)
     with transaction.atomic():
         if moved is not None and moved[2] is not None:
-            from webmail.compose.tasks import delete_remote_draft_task
-
-            old = moved
-            transaction.on_commit(lambda: delete_remote_draft_task.delay(*old))
+            remove_remote_copy(account_id=moved[0], uidvalidity=moved[1], uid=moved[2])
         # Only what the person changed, and the version bumped in the database: the
         # push writes the remote_* fields of the same row concurrently.
         Draft.objects.filter(pk=draft.pk).update(
@@ -93,14 +109,43 @@ def _push_key(draft_id: int) -> str:
 def _queue_push(draft_id: int) -> None:
     """At most one push scheduled per draft: autosaves every few seconds of a draft with
     large attachments must not become an APPEND every few seconds. The push reads the
-    newest version when it runs."""
+    newest version when it runs. With Redis away (the cache and the broker) the save
+    still succeeds: the draft stays ahead of its copy and beat's dispatch_due pushes it."""
     from webmail.compose.tasks import push_draft_task
 
     delay = conf.get("WEBMAIL_DRAFT_PUSH_DELAY_SECONDS")
-    if delay <= 0:
-        push_draft_task.delay(draft_id)
-    elif cache.add(_push_key(draft_id), 1, int(delay) + 60):
-        push_draft_task.apply_async((draft_id,), countdown=delay)
+    if delay > 0:
+        try:
+            if not cache.add(_push_key(draft_id), 1, int(delay) + 60):
+                return
+        except (redis.RedisError, OSError):
+            pass  # no way to collapse pushes now; a second push finds nothing newer
+    queued = send_or_leave_to_beat(
+        lambda: push_draft_task.apply_async((draft_id,), countdown=max(0.0, delay)),
+        task="push_draft", object_id=draft_id)
+    if not queued and delay > 0:
+        # The next save must be free to try again before the mark would expire.
+        with contextlib.suppress(redis.RedisError, OSError):
+            cache.delete(_push_key(draft_id))
+
+
+def forgotten_push_ids(limit: int = REDISPATCH_BATCH) -> list[int]:
+    """Open drafts saved after their last push, well after the push should have run,
+    whose push was lost (the broker away at save time, a killed worker). A push that
+    failed recorded remote_error and retries (or waits for the next save) on its own."""
+    grace = conf.get("WEBMAIL_DRAFT_PUSH_DELAY_SECONDS") + conf.get(
+        "WEBMAIL_SENT_COPY_GRACE_SECONDS")
+    cutoff = timezone.now() - timedelta(seconds=max(0.0, grace))
+    return list(Draft.objects.filter(
+        state=DraftState.OPEN, account__protocol=Protocol.IMAP, account__enabled=True,
+        account__reconnect_needed=False, version__gt=F("remote_version"), remote_error="",
+        updated_at__lt=cutoff,
+    ).order_by("updated_at", "id").values_list("pk", flat=True)[:limit])
+
+
+def redispatch_push(draft_id: int) -> None:
+    """Beat's hand-out of a lost push (collapsed with any push a save scheduled)."""
+    _queue_push(draft_id)
 
 
 def _lenient_mailboxes(text: str) -> list[Mailbox]:
@@ -204,6 +249,65 @@ def _push(draft_id: int) -> str:
     return "pushed"
 
 
+def remove_remote_copy(*, account_id: int, uidvalidity: int | None, uid: int) -> int:
+    """Record, in the caller's transaction, that this Drafts copy must go; the removal
+    is queued after commit. Returns the DraftCopyRemoval id."""
+    grace = timedelta(seconds=conf.get("WEBMAIL_SENT_COPY_GRACE_SECONDS"))
+    removal = DraftCopyRemoval.objects.create(
+        account_id=account_id, uidvalidity=uidvalidity, uid=uid,
+        next_attempt_at=timezone.now() + grace)
+    removal_id = removal.pk
+    transaction.on_commit(lambda: _queue_removal(removal_id))
+    return removal_id
+
+
+def _queue_removal(removal_id: int) -> None:
+    from webmail.compose.tasks import remove_draft_copy_task
+
+    send_or_leave_to_beat(lambda: remove_draft_copy_task.delay(removal_id),
+                          task="remove_draft_copy", object_id=removal_id)
+
+
+def take_due_removals(limit: int = REDISPATCH_BATCH) -> list[int]:
+    """Removals due now (their task lost, or a retry time reached), each pushed one grace
+    period on so the next passes do not hand it out again while its task is queued.
+    Accounts waiting to be reconnected are left alone until then."""
+    now = timezone.now()
+    ids = list(DraftCopyRemoval.objects.filter(next_attempt_at__lte=now)
+               .exclude(account__reconnect_needed=True).exclude(account__enabled=False)
+               .order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
+    if ids:
+        grace = timedelta(seconds=conf.get("WEBMAIL_SENT_COPY_GRACE_SECONDS"))
+        DraftCopyRemoval.objects.filter(pk__in=ids).update(next_attempt_at=now + grace)
+    return ids
+
+
+def remove_draft_copy(removal_id: int) -> str:
+    """Expunge the copy a DraftCopyRemoval names; done when the row is gone. Running it
+    twice is harmless (a UID already expunged is not there to remove)."""
+    row = DraftCopyRemoval.objects.filter(pk=removal_id).first()
+    if row is None:
+        return "done"
+    try:
+        delete_remote_draft(row.account_id, row.uidvalidity, row.uid)
+    except ReconnectNeeded as exc:
+        # Not the copy's fault: it waits, untried, until the person reconnects.
+        DraftCopyRemoval.objects.filter(pk=row.pk).update(last_error=str(exc)[:1000])
+        return "waiting"
+    except ProtocolError as exc:
+        attempts = row.attempts + 1
+        delay = min(REMOVAL_RETRY_MAX_SECONDS, REMOVAL_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+        DraftCopyRemoval.objects.filter(pk=row.pk).update(
+            attempts=attempts, last_error=str(exc)[:1000],
+            next_attempt_at=timezone.now() + timedelta(seconds=delay) if exc.temporary
+            else None)
+        log.warning("draft copy not removed", extra={
+            "removal_id": row.pk, "attempts": attempts, "error": str(exc)})
+        return "retry" if exc.temporary else "failed"
+    DraftCopyRemoval.objects.filter(pk=row.pk).delete()
+    return "done"
+
+
 def delete_remote_draft(account_id: int, uidvalidity: int | None, uid: int | None) -> None:
     account = MailAccount.objects.filter(pk=account_id).first()
     if account is None or uid is None or account.protocol != Protocol.IMAP:
@@ -219,10 +323,11 @@ def delete_remote_draft(account_id: int, uidvalidity: int | None, uid: int | Non
 
 def discard_draft(draft: Draft) -> None:
     """The draft goes locally now and from the server's Drafts soon after."""
-    account_id, uv, uid = draft.account_id, draft.remote_uidvalidity, draft.remote_uid
     with transaction.atomic():
+        # The remote fields as they are now: a push may have replaced the copy since
+        # `draft` was read.
+        remote = Draft.objects.filter(pk=draft.pk).values_list(
+            "account_id", "remote_uidvalidity", "remote_uid").first()
         Draft.objects.filter(pk=draft.pk).delete()
-        if uid is not None:
-            from webmail.compose.tasks import delete_remote_draft_task
-
-            transaction.on_commit(lambda: delete_remote_draft_task.delay(account_id, uv, uid))
+        if remote is not None and remote[2] is not None:
+            remove_remote_copy(account_id=remote[0], uidvalidity=remote[1], uid=remote[2])

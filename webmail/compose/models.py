@@ -123,6 +123,28 @@ class DraftAttachment(models.Model):
         return self.filename
 
 
+class DraftCopyRemoval(models.Model):
+    """A copy of a draft in an IMAP Drafts folder that has to go: the draft was discarded
+    or sent, or moved to another account. The row is the record of the work (the draft
+    row itself is gone or points elsewhere); the task only says "now", and beat's
+    dispatch_due queues it again when the task was lost (see drafts.py)."""
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    uidvalidity = models.PositiveBigIntegerField(null=True, blank=True)
+    uid = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When beat may hand it to a worker (again); None once the server refused for good.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["next_attempt_at"], name="draft_copy_removal_due")]
+
+    def __str__(self) -> str:
+        return f"Drafts UID {self.uid} of account {self.account_id}"
+
+
 class OutboxState(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENDING = "sending", "Sending"

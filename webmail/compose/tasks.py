@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from celery.app.task import Task
 
-from webmail.compose import outbox, relay, sent
+from webmail.compose import drafts, outbox, relay, sent
 from webmail.compose.drafts import delete_remote_draft, push_draft
 from webmail.protocols.errors import ProtocolError
 
@@ -25,11 +25,17 @@ def relay_task(outbox_id: int) -> str:
 def dispatch_due() -> int:
     """Beat, every few seconds: hand due rows (undo window over, scheduled time reached,
     retry time reached) to workers, sort out rows dead workers left behind, and queue
-    again the sent copies whose task was lost."""
+    again the sent copies, draft pushes and draft removals whose task was lost."""
     copies = sent.forgotten_copy_ids()
     for outbox_id in copies:
         after_send_task.delay(outbox_id)
-    return outbox.dispatch_due() + len(copies)
+    pushes = drafts.forgotten_push_ids()
+    for draft_id in pushes:
+        drafts.redispatch_push(draft_id)
+    removals = drafts.take_due_removals()
+    for removal_id in removals:
+        remove_draft_copy_task.delay(removal_id)
+    return outbox.dispatch_due() + len(copies) + len(pushes) + len(removals)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
@@ -57,6 +63,13 @@ def push_draft_task(self: Task[[int], str], draft_id: int) -> str:
         return "failed"
 
 
+@shared_task
+def remove_draft_copy_task(removal_id: int) -> str:
+    """Retries are scheduled on the DraftCopyRemoval row (drafts.py), not here."""
+    return drafts.remove_draft_copy(removal_id)
+
+
+# Kept for tasks queued before DraftCopyRemoval existed; nothing queues it any more.
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def delete_remote_draft_task(self: Task[[int, int | None, int | None], None], account_id: int,
                              uidvalidity: int | None, uid: int | None) -> None:
