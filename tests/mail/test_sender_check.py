@@ -4,6 +4,7 @@ test resolver (settings.DKIM_DNS_LOOKUP), kept, and shown from the store afterwa
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -151,3 +152,78 @@ def test_another_persons_sender_check_is_not_found(
 
     assert response.status_code == 404
     assert KEYS.asked == []
+
+
+# -- as the person sees it ------------------------------------------------------------------
+PANEL_STYLE = """el => {
+  const root = getComputedStyle(document.documentElement);
+  const box = getComputedStyle(el);
+  const summary = getComputedStyle(el.querySelector('.sender-summary'));
+  return {edge: box.borderLeftColor, edgeWidth: box.borderLeftWidth,
+          background: box.backgroundColor, summary: summary.color,
+          ok: root.getPropertyValue('--ok').trim(), err: root.getPropertyValue('--err').trim(),
+          right: el.getBoundingClientRect().right,
+          width: document.documentElement.scrollWidth};
+}"""
+
+
+def rgb(value: str) -> tuple[int, ...]:
+    """'#1e7d32' or 'rgb(30, 125, 50)' as (r, g, b)."""
+    if value.startswith("#"):
+        return tuple(int(value[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(float(part)) for part in re.findall(r"[\d.]+", value)[:3])
+
+
+def contrast(one: tuple[int, ...], two: tuple[int, ...]) -> float:
+    """WCAG 2 contrast ratio of two opaque colours."""
+    def luminance(colour: tuple[int, ...]) -> float:
+        channels = [c / 255 for c in colour]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+                  for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    light, dark = sorted((luminance(one), luminance(two)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_panel_shows_its_state_and_its_warnings_on_a_phone_in_both_themes(
+        browser: Any, live_server: Any, alice: User, inbox: Folder,
+        bank_key: rsa.RSAPrivateKey, scheme: str) -> None:
+    verified = make_full_message(inbox, signed(message(), bank_key))
+    failed = make_full_message(inbox, signed(message(), bank_key).replace(
+        b"statement is ready", b"account is locked"))
+    client = Client()
+    client.force_login(alice)
+    context = browser.new_context(viewport={"width": 360, "height": 740},
+                                  color_scheme=scheme)
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                          "url": live_server.url}])
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        seen = {}
+        for shown in (verified, failed):
+            page.goto(f"{live_server.url}/mail/message/{shown.pk}/")
+            # The placeholder asks for the verdict and is replaced by it.
+            panel = page.locator("#sender-check[data-status]")
+            panel.wait_for(state="visible")
+            seen[panel.get_attribute("data-status")] = panel.evaluate(PANEL_STYLE)
+            if shown == failed:
+                warning = panel.locator(".sender-warning").first
+                assert warning.is_visible()
+                box = warning.bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360
+    finally:
+        context.close()
+
+    assert set(seen) == {"verified", "failed"}
+    for status, style in seen.items():
+        expected = style["ok"] if status == "verified" else style["err"]
+        assert rgb(style["edge"]) == rgb(expected) and style["edgeWidth"] == "4px"
+        assert rgb(style["summary"]) == rgb(expected)
+        # Readable in this theme: the verdict's colour against the panel's background.
+        assert contrast(rgb(style["summary"]), rgb(style["background"])) >= 4.5, style
+        assert style["right"] <= 360 and style["width"] <= 360, style
+    dark_background = sum(rgb(seen["failed"]["background"])) < 3 * 128
+    assert dark_background == (scheme == "dark")
