@@ -1,5 +1,6 @@
 """The "test settings" check: log in to an account's incoming and outgoing servers with
-a short timeout and say, in words a person can act on, what went wrong.
+a short timeout and say, in words a person can act on (and in their language, through
+check_messages), what went wrong.
 
 Certificates are verified against the system store plus WEBMAIL_EXTRA_CA_FILE, or
 against the account's admin-set pin. Unless WEBMAIL_ALLOW_PRIVATE_HOSTS is on, hosts
@@ -20,6 +21,7 @@ from django.conf import settings
 from imapclient import IMAPClient
 from imapclient import exceptions as imap_exceptions
 
+from accounts import check_messages
 from accounts.credentials import CredentialError
 from accounts.hosts import check_host_allowed
 from accounts.models import MailAccount, Protocol
@@ -41,7 +43,6 @@ from webmail.protocols.tls import Security, ServerEndpoint
 logger = logging.getLogger(__name__)
 
 ServerRole = Literal["incoming", "outgoing"]
-SECURITY_NAMES = {"none": "no encryption", "starttls": "STARTTLS", "tls": "TLS"}
 
 
 @dataclass(frozen=True)
@@ -177,10 +178,10 @@ def _check_incoming(account: MailAccount, timeout: float, ca_file: str | None) -
     try:
         password, auth = incoming_secret(account)
     except CredentialError:
-        return _failure("incoming", "The stored password cannot be decrypted; enter it again.",
+        return _failure("incoming", check_messages.undecryptable("incoming"),
                         "CredentialError")
     except ProtocolError as exc:  # an OAuth2 grant that cannot be renewed
-        return _failure("incoming", exc.message, type(exc).__name__)
+        return _failure("incoming", _sign_in_failed(exc, account), type(exc).__name__)
     endpoint = ServerEndpoint(
         host=account.incoming_host,
         port=account.incoming_port,
@@ -200,10 +201,10 @@ def _check_outgoing(account: MailAccount, timeout: float, ca_file: str | None) -
     try:
         username, password, auth = smtp_credentials(account)
     except CredentialError:
-        return _failure("outgoing", "The stored SMTP password cannot be decrypted; enter it "
-                        "again.", "CredentialError")
+        return _failure("outgoing", check_messages.undecryptable("outgoing"),
+                        "CredentialError")
     except ProtocolError as exc:
-        return _failure("outgoing", exc.message, type(exc).__name__)
+        return _failure("outgoing", _sign_in_failed(exc, account), type(exc).__name__)
     # The one pin on the account belongs to the incoming server's certificate; it also
     # applies to SMTP only when both are the same host (usually the same certificate).
     same_host = account.smtp_host.lower() == account.incoming_host.lower()
@@ -231,15 +232,19 @@ def _run(server: ServerRole, kind: str, endpoint: ServerEndpoint,
         # Only the class and the account id are logged: the message may name the user.
         logger.info("connection check for account %s (%s) failed: %s",
                     account.pk, server, type(exc).__name__)
-        return _failure(server, f"{kind}: {exc.message}", type(exc).__name__)
-    security = SECURITY_NAMES[endpoint.security]
+        explained = check_messages.explain(exc, kind=kind, endpoint=endpoint)
+        return _failure(server, f"{kind}: {explained}", type(exc).__name__)
     if server == "outgoing" and not endpoint.username:
-        message = (f"Connected to the SMTP server at {endpoint.where} ({security}); no "
-                   "login is set, so sending relies on the server accepting us without one.")
+        message = check_messages.connected_without_login(endpoint)
     else:
-        message = f"Logged in to the {kind} server at {endpoint.where} ({security})."
+        message = check_messages.logged_in(kind, endpoint)
     return CheckResult(ok=True, server=server, message=message,
                        capabilities=frozenset(capabilities))
+
+
+def _sign_in_failed(exc: ProtocolError, account: MailAccount) -> str:
+    provider = account.oauth_client.name if account.oauth_client else ""
+    return check_messages.sign_in_failed(exc, provider) if provider else exc.message
 
 
 def _failure(server: ServerRole, message: str, error: str) -> CheckResult:

@@ -8,6 +8,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -78,7 +79,7 @@ def account_delete(request: HttpRequest, account_id: int) -> HttpResponse:
 def account_test(request: HttpRequest, account_id: int) -> HttpResponse:
     """Queue a connection check; the fragment polls for its result."""
     account = get_mail_account_for_user(_user(request), account_id)
-    result = check_account_task.delay(account.pk)
+    result = check_account_task.delay(account.pk, translation.get_language())
     return render(
         request,
         "accounts/partials/check_result.html",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.test import Client
+from django.utils import translation
 
 from accounts.models import MailAccount, User
 from accounts.setup import forget_setup_state
@@ -74,6 +75,14 @@ def _fresh_setup_state() -> Iterator[None]:
     forget_setup_state()
     yield
     forget_setup_state()
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after() -> Iterator[None]:
+    """A request in French leaves French active in this thread (LocaleMiddleware does not
+    switch back); code a later test calls directly would then speak French."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

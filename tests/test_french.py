@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import time
 from dataclasses import dataclass
 from gettext import GNUTranslations
 from html.parser import HTMLParser
@@ -20,10 +21,13 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import User
 from tests.conftest import make_account, make_user
 from tests.mail.ui_factories import make_folder, make_message
+from tests.servers.blackhole import RefusedPort
+from tests.servers.dovecot import DovecotServer
 from webmail.compose.drafts import new_draft
 from webmail.compose.identities import identities_for_user
 from webmail.mail import labels
@@ -250,3 +254,87 @@ def test_a_missing_page_says_so_in_french(alice_client: Client) -> None:
     response = alice_client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="fr")
     assert response.status_code == 404
     assert "Cette page n’existe pas" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [
+    '"never closed', "(a b", "a )", "OR a", "a OR", "(a -)", "from:", "is:someday",
+    "has:pets", "larger:lots", "before:someday", "x " * 70, "y" * 1001,
+])
+def test_a_search_it_cannot_read_is_explained_in_french(
+        alice_client: Client, alice: User, query: str) -> None:
+    make_folder(make_account(alice))
+    page = alice_client.get(reverse("search"), {"q": query},
+                            HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    found = re.search(r'<p class="error" role="alert">(.*?)</p>', page, re.S)
+    assert found, page
+    assert re.search(r"position|recherche", found.group(1)), found.group(1)
+    assert _english_left(found.group(1), _english_phrases()) == [], found.group(1)
+
+
+def _poll_check(client: Client, html: str, deadline: float = 30.0) -> str:
+    """Follow the check fragment's hx-get until the results are there."""
+    end = time.monotonic() + deadline
+    while 'class="pending"' in html and time.monotonic() < end:
+        url = html.split('hx-get="')[1].split('"')[0]
+        time.sleep(0.2)
+        html = client.get(url, HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="fr"
+                          ).content.decode()
+    return html
+
+
+def test_test_settings_answers_in_french(
+        celery_worker: object, running_dovecot: DovecotServer,
+        refused_port: RefusedPort) -> None:
+    alice = make_user("alice")
+    client = Client()
+    client.force_login(alice)
+    # A wrong password on the IMAP server; nothing listening where SMTP should be.
+    account = make_account(alice, password="not-the-password",
+                           incoming_port=running_dovecot.ports.imap, incoming_username="alice",
+                           smtp_host="127.0.0.1", smtp_port=refused_port.port,
+                           smtp_security="none")
+
+    html = client.post(reverse("account_test", args=[account.pk]),
+                       HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    html = _poll_check(client, html)
+
+    assert "a refusé l’identifiant ou le mot de passe de « alice »" in html
+    assert f"127.0.0.1:{refused_port.port} a refusé la connexion" in html
+    assert _english_left(html, _english_phrases()) == [], html
+
+
+@pytest.mark.django_db
+def test_the_check_words_each_kind_of_failure_in_french(
+        alice: User, refused_port: RefusedPort) -> None:
+    from accounts import check_messages
+    from webmail.protocols import errors
+    from webmail.protocols.tls import ServerEndpoint
+
+    where = ServerEndpoint(host="mail.example.org", port=993, security="tls",
+                           username="alice", password="x", timeout=5)  # noqa: S106
+    raised = [
+        errors.HostNotFound("x"), errors.HostNotFound("x", temporary=True),
+        errors.CertificateUntrusted("x", detail="self-signed certificate"),
+        errors.TLSError("x", detail="WRONG_VERSION_NUMBER"), errors.ConnectTimeout("x"),
+        errors.ConnectionRefused("x"), errors.HostUnreachable("x"), errors.ConnectionLost("x"),
+        errors.AuthenticationFailed("x"), errors.AuthenticationFailed(
+            "x", code=530, server_text="5.7.0 Authentication required"),
+        errors.MissingCapability("x", capability="STARTTLS"),
+        errors.MissingCapability("x", capability="AUTH"),
+        errors.MissingCapability("x", capability="IMAP4rev1"),
+        errors.ProtocolViolation("x"),
+        errors.TemporaryServerError("x", code=421, server_text="busy"),
+        errors.PermanentServerError("x", code=554, server_text="5.7.1 Rejet"),
+    ]
+    phrases = _english_phrases()
+    with translation.override("fr"):
+        said = {type(exc).__name__ + str(n): check_messages.explain(exc, kind="IMAP",
+                                                                     endpoint=where)
+                for n, exc in enumerate(raised)}
+        said["success"] = check_messages.logged_in("IMAP", where)
+        said["no login"] = check_messages.connected_without_login(where)
+        said["password"] = check_messages.undecryptable("incoming")
+    english = {name: text for name, text in said.items()
+               if text == "x" or _english_left(text, phrases)}
+    assert english == {}, pformat(english, width=120)

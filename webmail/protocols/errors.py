@@ -26,11 +26,15 @@ class ProtocolError(Exception):
         code: int | None = None,
         server_text: str = "",
         temporary: bool | None = None,
+        detail: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.server_text = server_text
+        # A technical reason from a library (OpenSSL's, say), kept apart from the
+        # sentence so a caller that words the error in another language can still say it.
+        self.detail = detail
         self.temporary = self.temporary_by_default if temporary is None else temporary
 
     def __str__(self) -> str:
@@ -142,12 +146,14 @@ def map_exception(
         reason = exc.verify_message or str(exc)
         return CertificateUntrusted(
             f"The TLS certificate of {where} is not trusted ({reason}). If this server "
-            "uses its own certificate, an administrator can choose to trust it."
+            "uses its own certificate, an administrator can choose to trust it.",
+            detail=str(reason),
         )
     if isinstance(exc, ssl.SSLError):
         return TLSError(
             f"The secure (TLS) connection to {where} failed ({exc.reason or exc}). Check "
-            "that the port and the security setting (STARTTLS or TLS) match."
+            "that the port and the security setting (STARTTLS or TLS) match.",
+            detail=str(exc.reason or exc),
         )
     if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError since 3.10
         seconds = f" within {timeout:g} seconds" if timeout else " in time"

@@ -9,7 +9,8 @@ Grammar (terms are ANDed; OR binds tighter than the implicit AND, as in Gmail):
 
 A `name:value` whose name is not an operator (``Re:``, ``http://…``) is a plain word,
 so pasted text never fails; a known operator with a value it cannot read raises
-QueryError with a message meant for the person and the position of the culprit.
+QueryError with a message meant for the person (in their language: the parser runs in
+their request) and the position of the culprit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+
+from django.utils.translation import gettext
 
 MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 64  # every term may become a subquery; bound the SQL we generate
@@ -110,13 +113,14 @@ class _Token:
 def parse(query: str) -> And:
     """Parse a query into an And of terms (empty for a blank query)."""
     if len(query) > MAX_QUERY_LENGTH:
-        raise QueryError(f"The search is too long (over {MAX_QUERY_LENGTH} characters).",
-                         MAX_QUERY_LENGTH)
+        raise QueryError(gettext("The search is too long (over %(limit)s characters).")
+                         % {"limit": MAX_QUERY_LENGTH}, MAX_QUERY_LENGTH)
     tokens = _tokens(query)
     parser = _Parser(tokens, len(query))
     result = parser.sequence(top=True)
     if parser.count > MAX_TERMS:
-        raise QueryError(f"The search has too many terms (over {MAX_TERMS}).", 0)
+        raise QueryError(gettext("The search has too many terms (over %(limit)s).")
+                         % {"limit": MAX_TERMS}, 0)
     return result
 
 
@@ -162,7 +166,8 @@ def _tokens(query: str) -> list[_Token]:
 def _quoted(query: str, start: int) -> tuple[str, int]:
     end = query.find('"', start + 1)
     if end < 0:
-        raise QueryError(f'The quote at position {start + 1} is never closed.', start)
+        raise QueryError(gettext("The quote at position %(position)s is never closed.")
+                         % {"position": start + 1}, start)
     return query[start + 1:end].strip(), end + 1
 
 
@@ -186,7 +191,8 @@ class _Parser:
             if token.kind == ")":
                 if top:
                     raise QueryError(
-                        f"The bracket at position {token.pos + 1} closes nothing.", token.pos)
+                        gettext("The bracket at position %(position)s closes nothing.")
+                        % {"position": token.pos + 1}, token.pos)
                 break
             term = self.expr()
             if term is not None:
@@ -198,13 +204,11 @@ class _Parser:
         alternatives = [first] if first is not None else []
         while (token := self.peek()) is not None and token.kind == "OR":
             if not alternatives:
-                raise QueryError(f"OR at position {token.pos + 1} has nothing before it.",
-                                 token.pos)
+                raise QueryError(_or_alone(token.pos, before=True), token.pos)
             self.i += 1
             following = self.peek()
             if following is None or following.kind in (")", "OR"):
-                raise QueryError(f"OR at position {token.pos + 1} has nothing after it.",
-                                 token.pos)
+                raise QueryError(_or_alone(token.pos, before=False), token.pos)
             nxt = self.unary()
             if nxt is not None:
                 alternatives.append(nxt)
@@ -216,14 +220,14 @@ class _Parser:
         token = self.peek()
         assert token is not None
         if token.kind == "OR":
-            raise QueryError(f"OR at position {token.pos + 1} has nothing before it.",
-                             token.pos)
+            raise QueryError(_or_alone(token.pos, before=True), token.pos)
         if token.kind == "-":
             self.i += 1
             following = self.peek()
             if following is None or following.kind in (")", "OR"):
-                raise QueryError(f"Nothing follows the minus at position {token.pos + 1}.",
-                                 token.pos)
+                raise QueryError(
+                    gettext("Nothing follows the minus at position %(position)s.")
+                    % {"position": token.pos + 1}, token.pos)
             inner = self.unary()
             return Not(inner) if inner is not None else None
         return self.atom()
@@ -237,8 +241,9 @@ class _Parser:
             inner = self.sequence(top=False)
             closing = self.peek()
             if closing is None or closing.kind != ")":
-                raise QueryError(f"The bracket at position {token.pos + 1} is never closed.",
-                                 token.pos)
+                raise QueryError(
+                    gettext("The bracket at position %(position)s is never closed.")
+                    % {"position": token.pos + 1}, token.pos)
             self.i += 1
             if not inner.terms:
                 return None
@@ -256,7 +261,9 @@ class _Parser:
 def _operator(token: _Token) -> Node:
     name, value, pos = token.name, token.value.strip(), token.pos
     if not value:
-        raise QueryError(f"{name}: at position {pos + 1} needs a value after the colon.", pos)
+        raise QueryError(
+            gettext("%(operator)s: at position %(position)s needs a value after the colon.")
+            % {"operator": name, "position": pos + 1}, pos)
     lowered = value.lower()
     if name == "label":
         name = "in"
@@ -264,13 +271,15 @@ def _operator(token: _Token) -> Node:
         return Field(name, value)
     if name == "is":
         if lowered not in IS_VALUES:
-            raise QueryError(f"is:{value} at position {pos + 1} is unknown; use is:unread, "
-                             "is:read or is:starred.", pos)
+            raise QueryError(
+                gettext("is:%(value)s at position %(position)s is unknown; use is:unread, "
+                        "is:read or is:starred.") % {"value": value, "position": pos + 1}, pos)
         return Flag(IS_VALUES[lowered])
     if name == "has":
         if lowered not in HAS_VALUES:
-            raise QueryError(f"has:{value} at position {pos + 1} is unknown; use "
-                             "has:attachment.", pos)
+            raise QueryError(
+                gettext("has:%(value)s at position %(position)s is unknown; use "
+                        "has:attachment.") % {"value": value, "position": pos + 1}, pos)
         return Flag("attachment")
     if name in ("before", "after", "older", "newer"):
         kind = "before" if name in ("before", "older") else "after"
@@ -278,8 +287,10 @@ def _operator(token: _Token) -> Node:
     size_match = _SIZE.fullmatch(value)
     unit = size_match.group(2).lower() if size_match else ""
     if size_match is None or unit not in SIZE_UNITS:
-        raise QueryError(f"{name}:{value} at position {pos + 1} is not a size; write it "
-                         "like 10K, 5M or 1G.", pos)
+        raise QueryError(
+            gettext("%(operator)s:%(value)s at position %(position)s is not a size; write "
+                    "it like 10K, 5M or 1G.")
+            % {"operator": name, "value": value, "position": pos + 1}, pos)
     return SizeBound(name, int(float(size_match.group(1)) * SIZE_UNITS[unit]))
 
 
@@ -290,8 +301,17 @@ def _date(value: str, name: str, pos: int) -> date:
             raise ValueError(value)
         return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
-        raise QueryError(f"{name}:{value} at position {pos + 1} is not a date; write it "
-                         "like 2024-05-31 or 2024/05/31.", pos) from None
+        raise QueryError(
+            gettext("%(operator)s:%(value)s at position %(position)s is not a date; write "
+                    "it like 2024-05-31 or 2024/05/31.")
+            % {"operator": name, "value": value, "position": pos + 1}, pos) from None
+
+
+def _or_alone(pos: int, *, before: bool) -> str:
+    if before:
+        return gettext("OR at position %(position)s has nothing before it.") % {
+            "position": pos + 1}
+    return gettext("OR at position %(position)s has nothing after it.") % {"position": pos + 1}
 
 
 def positive_text(query: And) -> list[Text]:
