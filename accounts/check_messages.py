@@ -8,6 +8,7 @@ Called in the worker under translation.override(the language of the request).
 
 from __future__ import annotations
 
+from django.utils.formats import get_format
 from django.utils.translation import gettext
 
 from webmail.protocols.errors import (
@@ -88,7 +89,7 @@ def explain(exc: ProtocolError, *, kind: str, endpoint: ServerEndpoint) -> str:
         text = gettext("The secure (TLS) connection to %(where)s failed (%(detail)s). Check "
                        "that the port and the security setting (STARTTLS or TLS) match.")
     elif isinstance(exc, ConnectTimeout):
-        values["seconds"] = f"{endpoint.timeout:g}"
+        values["seconds"] = f"{endpoint.timeout:g}".replace(".", get_format("DECIMAL_SEPARATOR"))
         text = gettext("%(where)s did not answer within %(seconds)s seconds. The port may be "
                        "blocked by a firewall, or be the wrong one.")
     elif isinstance(exc, ConnectionRefused):
