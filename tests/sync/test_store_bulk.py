@@ -106,3 +106,89 @@ def test_blobs_are_written_whole_and_once() -> None:
     root = blobs.local_root()
     if root is not None:
         assert not list(Path(root.location).rglob("*.tmp"))
+
+
+def imap_sync(account: Any) -> None:
+    from tests.sync.test_imap import run_sync as run_imap_sync
+
+    run_imap_sync(account)
+
+
+def test_an_imap_first_sync_stored_by_the_writer_thread_equals_the_server(
+    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.sync.test_imap import assert_store_equals_server, imap_account
+    from webmail.sync import imap as imap_engine
+    from webmail.sync import writer
+
+    monkeypatch.setattr(imap_prepare, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(imap_engine, "BODY_BATCH", 7)  # several batches in flight
+    backgrounds: list[bool] = []
+    real_init = writer.BatchWriter.__init__
+
+    def spy(self: writer.BatchWriter, *, background: bool) -> None:
+        real_init(self, background=background)
+        backgrounds.append(self.background)
+
+    monkeypatch.setattr(writer.BatchWriter, "__init__", spy)
+    generated = list(generate_with_meta(40, seed=6))
+    dovecot.deliver_many(dovecot_user, [raw for raw, _meta in generated])
+    account = imap_account(alice, dovecot)
+    triggers_before = sqlite_triggers() if connection.vendor == "sqlite" else set()
+
+    imap_sync(account)
+
+    assert backgrounds and all(backgrounds)  # the writes ran in the writer thread
+    assert_store_equals_server(account, dovecot)
+    if connection.vendor == "sqlite":
+        assert sqlite_triggers() == triggers_before
+    metas = [meta for _raw, meta in generated]
+    for word in WORDS:
+        assert found(alice, word) == expected_for(word, metas), word
+
+
+def test_a_write_that_fails_in_the_writer_thread_stops_the_sync_and_keeps_earlier_batches(
+    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.sync.test_imap import assert_store_equals_server, imap_account
+    from webmail.mail.models import BodyState
+    from webmail.sync import imap as imap_engine
+    from webmail.sync import imap_store
+
+    monkeypatch.setattr(imap_prepare, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(imap_engine, "BODY_BATCH", 5)
+    dovecot.deliver_many(dovecot_user, [raw for raw, _meta in generate_with_meta(20, seed=7)])
+    account = imap_account(alice, dovecot)
+    real_store = imap_store.store_bodies
+    calls = []
+
+    def failing_second(items: Any) -> None:
+        calls.append(len(items))
+        if len(calls) == 2:
+            raise RuntimeError("the disk is full")
+        real_store(items)
+
+    monkeypatch.setattr(imap_store, "store_bodies", failing_second)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        imap_sync(account)
+    states = list(Message.objects.filter(account=account).values_list("body_state", flat=True))
+    assert states.count(BodyState.FULL) == 5 and len(states) == 20
+    monkeypatch.setattr(imap_store, "store_bodies", real_store)
+    imap_sync(account)
+    assert_store_equals_server(account, dovecot)
+
+
+def test_a_pop3_fetch_in_several_batches_through_the_writer_thread_is_complete(
+    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webmail.sync import pop3 as pop3_engine
+
+    monkeypatch.setattr(imap_prepare, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(pop3_engine, "BATCH_MESSAGES", 7)
+    raws = [raw for raw, _meta in generate_with_meta(30, seed=8)]
+    dovecot.deliver_many(dovecot_user, raws)
+    account = pop3_account(alice, dovecot)
+    stats = run_sync(account)
+    assert stats.messages_fetched == 30
+    assert stored_raws(account) == raws
+    assert run_sync(account).messages_fetched == 0

@@ -37,6 +37,7 @@ from webmail.sync.imap_prepare import Prepared, prepare, release_memory
 from webmail.sync.imap_session import LeaseLost, Progress, Session
 from webmail.sync.quota import quota_due, refresh_quota
 from webmail.sync.stats import SyncStats
+from webmail.sync.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -225,22 +226,36 @@ def sync_folder_bodies(session: Session, folder: Folder, stats: SyncStats,
     executor = session.workers.for_work(progress.folder_total.get(folder.pk, 0))
     below: int | None = None
     waiting: InFlight | None = None
-    while True:
-        rows = pending if below is None else pending.filter(uid__lt=below)
-        batch = _cut([(pk, int(uid or 0), size, when) for pk, uid, size, when in rows.order_by(
-            "-uid").values_list("pk", "uid", "size", "internal_date")[:BODY_BATCH]])
-        if not batch:
-            break
-        below = min(int(row[1]) for row in batch)
-        fetched = session.run("FETCH bodies", partial(_fetch_bodies, session, folder, batch,
-                                                      stats, executor))
+    # With parsing workers, batch k is stored in a thread of its own while batch k+1 is
+    # fetched (webmail/sync/writer.py); the lease and progress follow each stored batch.
+    with BatchWriter(background=session.workers.started) as writer:
+        while True:
+            rows = pending if below is None else pending.filter(uid__lt=below)
+            batch = _cut([(pk, int(uid or 0), size, when) for pk, uid, size, when in
+                          rows.order_by("-uid").values_list(
+                              "pk", "uid", "size", "internal_date")[:BODY_BATCH]])
+            if not batch:
+                break
+            below = min(int(row[1]) for row in batch)
+            fetched = session.run("FETCH bodies", partial(_fetch_bodies, session, folder,
+                                                          batch, stats, executor))
+            if waiting is not None:
+                _stored(writer, session, folder, progress)
+                writer.submit(_store_bodies, waiting, stats)
+            waiting = fetched
+        _stored(writer, session, folder, progress)
         if waiting is not None:
-            progress.advance(folder, _store_bodies(waiting, stats))
-            session.renew()
-            release_memory()
-        waiting = fetched
-    if waiting is not None:
-        progress.advance(folder, _store_bodies(waiting, stats))
+            writer.submit(_store_bodies, waiting, stats)
+            progress.advance(folder, writer.wait())
+
+
+def _stored(writer: BatchWriter, session: Session, folder: Folder, progress: Progress) -> None:
+    """After the write in flight: its progress, the lease, memory back to the system."""
+    count = writer.wait()
+    if count is not None:
+        progress.advance(folder, count)
+        session.renew()
+        release_memory()
 
 
 def _cut(rows: list[Row]) -> list[Row]:

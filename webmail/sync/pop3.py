@@ -41,6 +41,7 @@ from webmail.sync.pop3_store import (
     store_batch,
 )
 from webmail.sync.stats import SyncStats
+from webmail.sync.writer import BatchWriter
 
 # A batch commits after this many messages or bytes, whichever comes first: few enough
 # that a cut session re-fetches little and memory stays a few MB, many enough that the
@@ -163,23 +164,32 @@ def _fetch(
         executor = workers.for_work(len(new))
         batches = _batches(client, new, now, executor)
         waiting: _InFlight | None = None
-        while True:
-            try:
-                batch = next(batches, None)
-            except BaseException:
-                # RETR failed: what was retrieved completely is still stored (and not
-                # fetched again next time) before the error goes up.
+        # With parsing workers, batch k is stored in a thread of its own while batch k+1
+        # is retrieved (webmail/sync/writer.py); one write at a time, in order.
+        with BatchWriter(background=workers.started) as writer:
+            while True:
+                try:
+                    batch = next(batches, None)
+                except BaseException:
+                    # RETR failed: what was retrieved completely is still stored (and not
+                    # fetched again next time) before the error goes up.
+                    writer.wait()
+                    if waiting is not None:
+                        _store(account, inbox, waiting, listing, stats, progress, now)
+                    raise
                 if waiting is not None:
-                    _store(account, inbox, waiting, listing, stats, progress, now)
-                raise
-            if waiting is not None:
-                _store(account, inbox, waiting, listing, stats, progress, now)
-                release_memory()
-                if not lease.renew(account.pk, lease_owner):
-                    return False
-            if batch is None:
-                return True
-            waiting = batch
+                    writer.wait()
+                    release_memory()
+                    # The lease is renewed before each batch is stored, as it was after
+                    # the one before: no batch is written by a sync that lost it.
+                    if not lease.renew(account.pk, lease_owner):
+                        return False
+                    writer.submit(_store, account, inbox, waiting, listing, stats, progress,
+                                  now)
+                if batch is None:
+                    writer.wait()
+                    return lease.renew(account.pk, lease_owner)
+                waiting = batch
     finally:
         workers.close()
 
