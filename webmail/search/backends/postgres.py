@@ -8,7 +8,6 @@ matched as phrases of bigrams, as schema.py indexes them.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -49,7 +48,19 @@ def _cjk_query(run: str) -> SearchQuery:
     return SearchQuery(raw, search_type="raw", config="simple")
 
 
-def tsquery(term: Text) -> SearchQueryCombinable:
+class _PairLookup(SearchQuery):
+    """search_phrase_lookup(config, phrase) (schema.py): the AND of the phrase's word
+    pairs, which the GIN index answers exactly, without reading a vector."""
+
+    SEARCH_TYPES = {"pairs": "search_phrase_lookup"}
+
+    def __init__(self, phrase: str, config: str) -> None:
+        super().__init__(phrase, config=config, search_type="pairs")
+
+
+def tsquery(term: Text, *, lookup: bool = False) -> SearchQueryCombinable:
+    """The term as a tsquery; with `lookup`, a phrase is its index lookup instead (its
+    word pairs: a superset of its matches, found without reading vectors)."""
     parts: list[SearchQueryCombinable] = []
     for i, piece in enumerate(_CJK_RUN.split(term.value)):
         if not piece.strip():
@@ -60,6 +71,8 @@ def tsquery(term: Text) -> SearchQueryCombinable:
             lexemes = piece.split()
             raw = " & ".join(_quote(w) + ":*" for w in lexemes)
             parts.append(SearchQuery(raw, search_type="raw", config="simple"))
+        elif lookup and term.phrase:
+            parts.append(_PairLookup(piece, "english") | _PairLookup(piece, "simple"))
         else:
             kind = "phrase" if term.phrase else "plain"
             parts.append(SearchQuery(piece, search_type=kind, config="english")
@@ -83,14 +96,31 @@ def combined_tsquery(terms: Sequence[Text]) -> SearchQueryCombinable:
     return query
 
 
+def lookup_tsquery(terms: Sequence[Text]) -> SearchQueryCombinable:
+    """Found on the GIN index without a recheck: words, and phrases by their pairs."""
+    query = tsquery(terms[0], lookup=True)
+    for term in terms[1:]:
+        query = query & tsquery(term, lookup=True)
+    return query
+
+
+def filter_tsquery(terms: Sequence[Text]) -> SearchQueryCombinable:
+    """Exactly the terms' matches; a phrase also carries its pairs, so the GIN index
+    narrows to the messages holding them before the phrase is checked on vectors."""
+    query = combined_tsquery(terms)
+    if any(t.phrase and _relaxable(t) for t in terms):
+        query = query & lookup_tsquery(terms)
+    return query
+
+
 class PostgresBackend:
     def text_q(self, term: Text) -> Q:
-        return Q(id__in=SearchDocument.objects.filter(vector=tsquery(term))
+        return Q(id__in=SearchDocument.objects.filter(vector=filter_tsquery([term]))
                  .values("message_id"))
 
     def match(self, messages: QuerySet[Message], terms: Sequence[Text], *,
               people: Sequence[str] = ()) -> QuerySet[Message]:
-        return messages.filter(search_document__vector=combined_tsquery(terms))
+        return messages.filter(search_document__vector=filter_tsquery(terms))
 
     def newest_ids(self, matched: QuerySet[Message], terms: Sequence[Text], count: int,
                    *, account_ids: list[int] | None = None) -> list[int]:
@@ -124,7 +154,7 @@ class PostgresBackend:
         if any(t.phrase for t in terms) and all(_relaxable(t) for t in terms):
             return self._newest_phrase_matches(terms, count, account_ids)
         newest = (SearchDocument.objects
-                  .filter(account_id__in=account_ids, vector=combined_tsquery(terms))
+                  .filter(account_id__in=account_ids, vector=filter_tsquery(terms))
                   .order_by(F("date").desc(nulls_last=True), F("message_id").desc())
                   .values_list("message_id", flat=True))
         # `matched` is those accounts less trash and junk (the caller's contract): check
@@ -143,13 +173,13 @@ class PostgresBackend:
 
     def _newest_phrase_matches(self, terms: Sequence[Text], count: int,
                                account_ids: list[int]) -> list[int]:
-        """A phrase's words are found on the GIN index without reading a vector (an
-        AND of lexemes needs no recheck); only the newest of those are read to check
-        that the words are adjacent, until `count` pass. `<->` on the index would make
-        PostgreSQL read the vector of every message holding both words first."""
-        relaxed = [dataclasses.replace(t, phrase=False) for t in terms]
+        """A phrase's word pairs are found on the GIN index without reading a vector
+        (an AND of lexemes needs no recheck); only the newest of those are read to
+        check the phrase, until `count` pass. `<->` on the index would make PostgreSQL
+        read the vector of every message holding the words first, and an AND of the
+        words alone (before the pairs) the vectors of every message holding both."""
         candidates = (SearchDocument.objects
-                      .filter(account_id__in=account_ids, vector=combined_tsquery(relaxed))
+                      .filter(account_id__in=account_ids, vector=lookup_tsquery(terms))
                       .order_by(F("date").desc(nulls_last=True), F("message_id").desc())
                       .values("message_id", "date"))
         inner_sql, inner_params = candidates.query.sql_with_params()
