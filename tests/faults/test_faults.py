@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 
+import pytest
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
 from accounts.models import MailAccount, SyncStatus
 from tests.faults.checks import (
     Beat,
@@ -33,9 +36,9 @@ from tests.faults.network import AppProbe, CuttingProxy
 from tests.faults.processes import Child, RedisServer
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SMTPServer
-from webmail.compose.models import Outbox
+from webmail.compose.models import Outbox, OutboxState, SentCopyState
 from webmail.mail import actions
-from webmail.mail.models import Folder, IdleLease, Message
+from webmail.mail.models import Folder, FolderRole, IdleLease, Message
 from webmail.sync.tasks import sync_account_task
 
 Spawn = Callable[..., Child]
@@ -266,3 +269,70 @@ def test_two_workers_and_two_idle_supervisors_share_the_accounts(
              timeout=20, what="the live supervisor to take every account")
     settle(accounts, mailboxes, smtp, timeout=20)
     check_everything(accounts, sends, smtp, watching)
+
+
+def _waiting_on_a_row_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                       "current_database() AND wait_event_type = 'Lock'")
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _claimed_and_waiting() -> bool:
+    """A session waits on a lock in a transaction that has already updated the outbox
+    (the claim of the copy)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE a.wait_event_type = 'Lock' AND l.granted AND l.mode = 'RowExclusiveLock' "
+            "AND l.relation = %s::regclass", [Outbox._meta.db_table])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def test_a_worker_killed_while_filing_a_sent_copy_leaves_it_to_beat_and_it_is_filed_once(
+        mailboxes: DovecotServer, smtp: SMTPServer, spawn: Spawn,
+        beat: Callable[[list[int]], Beat]) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("holding the worker just after its claim takes a row lock (PostgreSQL); "
+                    "a SQLite writer would block the claim itself")
+    alice = mail_account("alice", mailboxes, smtp)
+    first = spawn("worker", "w1")
+    sync_account_task.delay(alice.pk)
+    wait_for(lambda: synced_once(alice), timeout=40, what="the first sync")
+    sent = Folder.objects.get(account=alice, role=FolderRole.SENT)
+
+    # Another session holds the Sent folder's row: the worker's filing transaction
+    # claims the copy (sent_copy pending -> claimed), then waits to insert the message.
+    holder = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {Folder._meta.db_table} WHERE id = %s FOR UPDATE",  # noqa: S608
+                           [sent.pk])
+        (row,) = queue_sends(alice, 1, tag="filing")
+        wait_for(lambda: Outbox.objects.filter(pk=row.pk, state=OutboxState.SENT).exists(),
+                 timeout=30, what="the send")
+        wait_for(_waiting_on_a_row_lock, timeout=30, what="the filing to wait on the lock")
+        claimed_when_killed = _claimed_and_waiting()
+        first.kill()
+    finally:
+        holder.rollback()
+        holder.close()
+    # PostgreSQL rolls the dead worker's transaction back: the copy is still to file.
+    wait_for(lambda: not _waiting_on_a_row_lock(), timeout=10, what="the dead session to end")
+    assert Outbox.objects.get(pk=row.pk).sent_copy == SentCopyState.PENDING
+    assert claimed_when_killed, "the worker died before its claim: nothing was tested"
+    assert not Message.objects.filter(folder=sent).exists()
+
+    spawn("worker", "w2")
+    beat([alice.pk])  # dispatch_due queues the forgotten copy again after the grace
+    wait_for(lambda: Outbox.objects.get(pk=row.pk).sent_copy == SentCopyState.DONE,
+             timeout=30, what="the copy filed")
+    wait_for(operations_finished, timeout=30, what="the copy appended upstream")
+    time.sleep(2.5)  # a second hand-out after another grace period would show now
+    assert Message.objects.filter(folder=sent).count() == 1
+    assert [m for m in mailboxes.messages("alice", "Sent") if b"filing send 0" in m] != []
+    assert len(mailboxes.messages("alice", "Sent")) == 1
+    assert delivery_counts(smtp)[row.message_id] == 1
