@@ -263,7 +263,14 @@ def run_locust(site: Site, args: argparse.Namespace, record: Path) -> None:
         raise SystemExit(f"locust wrote no records:\n{site.tail('locust')}")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # A plain `kill` must stop the servers and the app too (the finally blocks), not
+    # leave a worker, a supervisor and 200 IMAP sessions running at high priority.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else "")
     parser.add_argument("--users", type=int, default=200, help="people on the site")
     parser.add_argument("--messages", type=int, default=200, help="messages per INBOX")
