@@ -22,6 +22,7 @@ from webmail.parsing.charsets import (
     parse_date,
 )
 from webmail.parsing.parts import (
+    MAX_BODY_CHARS,
     cap_headers,
     child_parts,
     content_id_of,
@@ -137,10 +138,12 @@ class _Budget:
 
 
 class _Walker:
-    def __init__(self, budget: _Budget, warnings: list[str], charset: str | None) -> None:
+    def __init__(self, budget: _Budget, warnings: list[str], charset: str | None,
+                 *, for_store: bool = False) -> None:
         self.budget = budget
         self.warnings = warnings
         self.charset = charset
+        self.for_store = for_store
         self.text: list[tuple[str, str]] = []  # ("text" | "html", content)
         self.html: list[tuple[str, str]] = []
         self.attachments: list[Attachment] = []
@@ -244,10 +247,16 @@ class _Walker:
         self.visit(children[chosen], paths[chosen], depth + 1, want)
 
     def body(self, part: Message, kind: str, want: frozenset[str]) -> None:
+        if self.for_store and "text" not in want:
+            # Only the reader's HTML wants this part: not decoded for the store, but its
+            # "very long" warning is kept (decoded text is never longer than its bytes).
+            if len(payload_bytes(part)) > MAX_BODY_CHARS:
+                part_text(part, self.warnings)
+            return
         content = part_text(part, self.warnings)
         if "text" in want:
             self.text.append((kind, content))
-        if "html" in want:
+        if "html" in want and not self.for_store:
             self.html.append((kind, content))
 
     def attach(self, part: Message, path: str, ctype: str, *, inline: bool = False) -> None:
@@ -272,7 +281,8 @@ class _Walker:
     def enclosed(self, inner: Message, path: str, depth: int) -> None:
         if depth + 1 > MAX_DEPTH:
             return
-        nested = walk_message(inner, path, depth + 1, None, [], self.budget)
+        nested = walk_message(inner, path, depth + 1, None, [], self.budget,
+                              for_store=self.for_store)
         self.forwarded.append(nested)
 
     def text_body(self) -> str:
@@ -299,15 +309,20 @@ def walk_message(
     internal_date: datetime | None,
     warnings: list[str],
     budget: _Budget | None = None,
+    *,
+    for_store: bool = False,
 ) -> ParsedMessage:
-    """Build a ParsedMessage from a parsed Message (the top one or an enclosed one)."""
+    """Build a ParsedMessage from a parsed Message (the top one or an enclosed one).
+
+    `for_store` leaves out what only the reader shows (see parse_message)."""
     cap_headers(message, warnings)
     try:
         root_charset = message.get_param("charset")
     except (Exception, RecursionError):  # noqa: BLE001
         root_charset = None
     charset = root_charset if isinstance(root_charset, str) else None
-    headers = [(name, decode_header_value(value, charset)) for name, value in message.raw_items()]
+    headers = [] if for_store else [
+        (name, decode_header_value(value, charset)) for name, value in message.raw_items()]
 
     def first(name: str) -> str:
         for key, value in message.raw_items():
@@ -324,7 +339,7 @@ def walk_message(
         ]
         return tuple(found)
 
-    walker = _Walker(budget or _Budget(), warnings, charset)
+    walker = _Walker(budget or _Budget(), warnings, charset, for_store=for_store)
     is_multipart = message.get_content_maintype() == "multipart" and child_parts(message)
     root_path = path if is_multipart else _child_path(path, 1)
     walker.visit(message, root_path, depth, _BOTH)
@@ -363,12 +378,20 @@ def walk_message(
     return dataclasses.replace(parsed, search_text=search[:MAX_SEARCH_TEXT])
 
 
-def parse_message(raw: bytes, *, internal_date: datetime | None = None) -> ParsedMessage:
+def parse_message(raw: bytes, *, internal_date: datetime | None = None,
+                  for_store: bool = False) -> ParsedMessage:
     """Parse raw message bytes. Never raises: worst case is a minimal message with a
-    warning (the raw bytes stay downloadable)."""
+    warning (the raw bytes stay downloadable).
+
+    `for_store`: the fields a sync stores (envelope, snippet, attachments, search text,
+    warnings) come out the same, but `html` and `headers` stay empty (at every level):
+    the HTML alternative of a text part is not decoded and the headers not decoded for
+    display, which the reader does when it parses the blob again.
+    """
     try:
         warnings: list[str] = []
-        return walk_message(to_message(raw, warnings), "", 0, internal_date, warnings)
+        return walk_message(to_message(raw, warnings), "", 0, internal_date, warnings,
+                            for_store=for_store)
     except (Exception, RecursionError):  # noqa: BLE001 - the last line of defence
         return ParsedMessage(
             date=internal_date,

@@ -62,7 +62,7 @@ def prepare(raw: bytes, internal_date: datetime | None) -> Prepared:
     message to unpickle (0.3 ms without them; measured). The reader parses the blob
     again when it needs them.
     """
-    parsed = parse_message(raw, internal_date=internal_date)
+    parsed = parse_message(raw, internal_date=internal_date, for_store=True)
     sha = hashlib.sha256(raw).hexdigest()
     compressed = blob_files.compress(raw)
     written = False
