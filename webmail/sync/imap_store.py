@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Field, Q
+from django.db.models import Count, DateTimeField, Field, JSONField, Q
 from django.utils import timezone
 
 from accounts.models import MailAccount
@@ -128,19 +128,41 @@ def store_bodies(items: Sequence[tuple[int, Prepared]]) -> None:
         return
     with search_index_in_bulk() as index_ids:
         put_blobs([prepared for _pk, prepared in items])
-        messages = []
+        values: list[tuple[int, dict[str, Any]]] = []
         attachments: list[Attachment] = []
         for pk, prepared in items:
-            message = Message(pk=pk, blob_id=prepared.sha256)
-            for name, value in _fields(envelope_fields(prepared.parsed, size=prepared.size),
-                                       body_fields(prepared.parsed)).items():
-                setattr(message, name, value)
-            messages.append(message)
+            fields = _fields(envelope_fields(prepared.parsed, size=prepared.size),
+                             body_fields(prepared.parsed))
+            fields["blob_id"] = prepared.sha256
+            values.append((pk, fields))
             attachments.extend(attachment_rows(pk, prepared.parsed))
-        _update_rows(messages, BODY_FIELDS)
+        _update_values(values, BODY_FIELDS)
         index_ids.extend(pk for pk, _prepared in items)
         Attachment.objects.filter(message_id__in=[pk for pk, _ in items]).delete()
         Attachment.objects.bulk_create(attachments)
+
+
+def _update_values(rows: Sequence[tuple[int, dict[str, Any]]], fields: Sequence[str]) -> None:
+    """As _update_rows, from (pk, {attname: value}) pairs: no model instance per row, and
+    only JSON and date values go through their field's conversion (strings, numbers,
+    booleans and ids go to the driver as they are, as in imap_headers._Insert). Building
+    a Message per row and preparing every value was a tenth of the writer thread's time
+    in a first sync (py-spy)."""
+    if not rows:
+        return
+    model_fields: list[Field[Any, Any]] = [
+        field for field in Message._meta.concrete_fields if field.name in fields]
+    convert = [(f, f.attname, isinstance(f, JSONField | DateTimeField)) for f in model_fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"{quote(str(f.column))} = %s" for f in model_fields)
+    sql = f"UPDATE {quote(Message._meta.db_table)} SET {columns} WHERE {quote('id')} = %s"  # noqa: S608
+    params = [
+        [f.get_db_prep_save(values[name], connection) if needs else values[name]
+         for f, name, needs in convert] + [pk]
+        for pk, values in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _update_rows(rows: Sequence[Message], fields: Sequence[str]) -> None:
