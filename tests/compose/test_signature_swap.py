@@ -69,7 +69,9 @@ def test_changing_identity_swaps_the_signature_and_keeps_what_was_written(
     # What the server keeps (autosave): the person's words and the chosen signature.
     def saved() -> bool:
         draft.refresh_from_db()
-        return draft.identity_id == work.pk and "Dear Bob" in draft.body_html
+        # The whole sentence: an autosave made while typing holds only its start.
+        return (draft.identity_id == work.pk
+                and "Dear Bob, see you at noon." in draft.body_html)
 
     draft = Draft.objects.get(owner=alice)
     wait_for(saved, what="the autosave")
