@@ -192,3 +192,28 @@ def test_a_pop3_fetch_in_several_batches_through_the_writer_thread_is_complete(
     assert stats.messages_fetched == 30
     assert stored_raws(account) == raws
     assert run_sync(account).messages_fetched == 0
+
+
+def test_without_a_pool_the_writer_thread_overlaps_inline_parsing(
+    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webmail.sync import pop3 as pop3_engine
+    from webmail.sync import writer
+
+    monkeypatch.setattr(imap_prepare, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(imap_prepare.os, "cpu_count", lambda: 1)  # no pool: parse inline
+    monkeypatch.setattr(pop3_engine, "BATCH_MESSAGES", 4)
+    backgrounds: list[bool] = []
+    real_init = writer.BatchWriter.__init__
+
+    def spy(self: writer.BatchWriter, *, background: bool) -> None:
+        real_init(self, background=background)
+        backgrounds.append(self.background)
+
+    monkeypatch.setattr(writer.BatchWriter, "__init__", spy)
+    raws = [raw for raw, _meta in generate_with_meta(13, seed=9)]
+    dovecot.deliver_many(dovecot_user, raws)
+    account = pop3_account(alice, dovecot)
+    assert run_sync(account).messages_fetched == 13
+    assert backgrounds == [True]
+    assert stored_raws(account) == raws

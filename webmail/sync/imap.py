@@ -223,12 +223,13 @@ def sync_folder_bodies(session: Session, folder: Folder, stats: SyncStats,
         return
     pending = Message.objects.filter(folder=folder, uidvalidity=uv, uid__isnull=False,
                                      body_state=BodyState.HEADERS)
-    executor = session.workers.for_work(progress.folder_total.get(folder.pk, 0))
+    total = progress.folder_total.get(folder.pk, 0)
+    executor = session.workers.for_work(total)
     below: int | None = None
     waiting: InFlight | None = None
-    # With parsing workers, batch k is stored in a thread of its own while batch k+1 is
+    # With enough messages, batch k is stored in a thread of its own while batch k+1 is
     # fetched (webmail/sync/writer.py); the lease and progress follow each stored batch.
-    with BatchWriter(background=session.workers.started) as writer:
+    with BatchWriter(background=session.workers.worth_overlapping(total)) as writer:
         while True:
             rows = pending if below is None else pending.filter(uid__lt=below)
             batch = _cut([(pk, int(uid or 0), size, when) for pk, uid, size, when in

@@ -143,6 +143,14 @@ class Workers:
     def started(self) -> bool:
         return self._pool is not None
 
+    @staticmethod
+    def worth_overlapping(count: int) -> bool:
+        """Whether `count` messages are enough to store in a writer thread while the next
+        batch is fetched (webmail/sync/writer.py), with or without a pool: parsing inline
+        (one CPU, or a daemonic Celery worker) still overlaps with SQLite's and psycopg's
+        work, which runs without the GIL."""
+        return count >= PARALLEL_FROM
+
     def for_work(self, count: int) -> Executor:
         if self._pool is not None:
             return self._pool

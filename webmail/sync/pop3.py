@@ -164,9 +164,9 @@ def _fetch(
         executor = workers.for_work(len(new))
         batches = _batches(client, new, now, executor)
         waiting: _InFlight | None = None
-        # With parsing workers, batch k is stored in a thread of its own while batch k+1
+        # With enough messages, batch k is stored in a thread of its own while batch k+1
         # is retrieved (webmail/sync/writer.py); one write at a time, in order.
-        with BatchWriter(background=workers.started) as writer:
+        with BatchWriter(background=workers.worth_overlapping(len(new))) as writer:
             while True:
                 try:
                     batch = next(batches, None)

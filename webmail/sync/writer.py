@@ -13,10 +13,11 @@ commits in one transaction, whole or not at all, in the order it did before. The
 waits for the previous write before anything that must follow it (renewing the lease,
 progress, the next write), so its own database writes never wait on the writer's lock.
 
-Used only where it pays and is safe: a pool of parsing workers is running (hundreds of
-messages) and the caller's connection is not inside a transaction (another connection
-could not see its rows, and on SQLite would wait for its lock). Otherwise each write runs
-at once in the caller's thread, as before.
+Used only where it pays and is safe: hundreds of messages (imap_prepare.Workers.
+worth_overlapping; parsing inline, as in a daemonic Celery worker, overlaps too) and the
+caller's connection not inside a transaction (another connection could not see its rows,
+and on SQLite would wait for its lock). Otherwise each write runs at once in the
+caller's thread, as before.
 """
 
 from __future__ import annotations
