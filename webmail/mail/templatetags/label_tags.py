@@ -56,3 +56,17 @@ def preference_theme(context: template.Context) -> str:
         return ""
     theme = preferences.for_request(request).theme  # type: ignore[arg-type]
     return theme if theme in ("light", "dark") else ""
+
+
+@register.simple_tag(takes_context=True)
+def message_row(context: template.Context, message: Any, oob: bool = False) -> str:
+    """One list row (webmail/mail/row_html.py), with the page's row URLs and labels."""
+    from webmail.mail.row_html import render_row, row_words
+    from webmail.mail.views_common import row_urls
+
+    urls = context.get("row_urls") or row_urls()
+    words = context.render_context.get("row_words")
+    if words is None:  # once per page and language
+        words = context.render_context["row_words"] = row_words()
+    return render_row(message, urls=urls, chips=labels.chips(message, _by_keyword(context)),
+                      words=words, threads=bool(context.get("threads")), oob=oob)
