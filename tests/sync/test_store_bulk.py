@@ -108,6 +108,22 @@ def test_blobs_are_written_whole_and_once() -> None:
         assert not list(Path(root.location).rglob("*.tmp"))
 
 
+@pytest.fixture
+def backgrounds(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each BatchWriter the sync made writes in its background thread."""
+    from webmail.sync import writer
+
+    made: list[bool] = []
+    real_init = writer.BatchWriter.__init__
+
+    def spy(self: writer.BatchWriter, *, background: bool) -> None:
+        real_init(self, background=background)
+        made.append(self.background)
+
+    monkeypatch.setattr(writer.BatchWriter, "__init__", spy)
+    return made
+
+
 def imap_sync(account: Any) -> None:
     from tests.sync.test_imap import run_sync as run_imap_sync
 
@@ -115,22 +131,14 @@ def imap_sync(account: Any) -> None:
 
 
 def test_an_imap_first_sync_stored_by_the_writer_thread_equals_the_server(
-    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch
+    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch,
+    backgrounds: list[bool],
 ) -> None:
     from tests.sync.test_imap import assert_store_equals_server, imap_account
     from webmail.sync import imap as imap_engine
-    from webmail.sync import writer
 
     monkeypatch.setattr(imap_prepare, "PARALLEL_FROM", 1)
     monkeypatch.setattr(imap_engine, "BODY_BATCH", 7)  # several batches in flight
-    backgrounds: list[bool] = []
-    real_init = writer.BatchWriter.__init__
-
-    def spy(self: writer.BatchWriter, *, background: bool) -> None:
-        real_init(self, background=background)
-        backgrounds.append(self.background)
-
-    monkeypatch.setattr(writer.BatchWriter, "__init__", spy)
     generated = list(generate_with_meta(40, seed=6))
     dovecot.deliver_many(dovecot_user, [raw for raw, _meta in generated])
     account = imap_account(alice, dovecot)
@@ -195,22 +203,14 @@ def test_a_pop3_fetch_in_several_batches_through_the_writer_thread_is_complete(
 
 
 def test_without_a_pool_the_writer_thread_overlaps_inline_parsing(
-    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch
+    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch,
+    backgrounds: list[bool],
 ) -> None:
     from webmail.sync import pop3 as pop3_engine
-    from webmail.sync import writer
 
     monkeypatch.setattr(imap_prepare, "PARALLEL_FROM", 1)
     monkeypatch.setattr(imap_prepare.os, "cpu_count", lambda: 1)  # no pool: parse inline
     monkeypatch.setattr(pop3_engine, "BATCH_MESSAGES", 4)
-    backgrounds: list[bool] = []
-    real_init = writer.BatchWriter.__init__
-
-    def spy(self: writer.BatchWriter, *, background: bool) -> None:
-        real_init(self, background=background)
-        backgrounds.append(self.background)
-
-    monkeypatch.setattr(writer.BatchWriter, "__init__", spy)
     raws = [raw for raw, _meta in generate_with_meta(13, seed=9)]
     dovecot.deliver_many(dovecot_user, raws)
     account = pop3_account(alice, dovecot)
