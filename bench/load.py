@@ -246,7 +246,8 @@ def run_locust(site: Site, args: argparse.Namespace, record: Path) -> None:
            "BENCH_LOAD_USERS": str(args.users), "BENCH_LOAD_PASSWORD": WEB_PASSWORD,
            "BENCH_LOAD_STEPS": ",".join(f"{u}:{s}" for u, s in steps),
            "BENCH_LOAD_SPAWN_RATE": str(args.spawn_rate), "BENCH_LOAD_THINK": args.think,
-           "BENCH_LOAD_POLL": str(args.poll), "BENCH_LOAD_RECORD": str(record)}
+           "BENCH_LOAD_POLL": str(args.poll), "BENCH_LOAD_RECORD": str(record),
+           "BENCH_LOAD_TOUR": "1" if args.tour else ""}
     total = sum(s for _, s in steps)
     command = [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
                "--host", site.url, "--only-summary", "--exit-code-on-error", "0",
@@ -295,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--tour", action="store_true",
+                        help="each person makes every kind of request once before the mix "
+                             "(for short smoke runs)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if not args.steps:

@@ -36,6 +36,9 @@ PASSWORD = os.environ.get("BENCH_LOAD_PASSWORD", "")
 THINK_MIN, THINK_MAX = (float(x) for x in os.environ.get("BENCH_LOAD_THINK", "5:15").split(":"))
 POLL_SECONDS = float(os.environ.get("BENCH_LOAD_POLL", "5"))
 RECORD = os.environ.get("BENCH_LOAD_RECORD", "")
+# Every kind of request once after signing in, then the weighted mix: a short smoke run
+# otherwise may, by chance, never send.
+TOUR = os.environ.get("BENCH_LOAD_TOUR", "") == "1"
 
 # Words the generated mailboxes use (bench/generator.py): searches with hits, some
 # with many, and one sender-operator query.
@@ -101,6 +104,11 @@ class Person(HttpUser):
         self.signed_in = self._sign_in()
         if self.signed_in and POLL_SECONDS > 0:
             self._poller = gevent.spawn(self._poll_forever)
+        if self.signed_in and TOUR:
+            self.browse_list()
+            self.open_message()
+            self.search()
+            self.send()
 
     def on_stop(self) -> None:
         poller = getattr(self, "_poller", None)

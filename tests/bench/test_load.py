@@ -46,7 +46,8 @@ def test_two_people_browse_search_and_send_without_errors(tmp_path: Path) -> Non
     command = [sys.executable, "-m", "bench.load", "--users", "2", "--messages", "10",
                "--steps", "2", "--step-seconds", "12", "--settle-seconds", "2",
                "--think", "0.3:0.8", "--poll", "2", "--deliveries-per-minute", "30",
-               "--sync-timeout", "120", "--drain-timeout", "120", "--json", str(out)]
+               "--sync-timeout", "120", "--drain-timeout", "120", "--tour",
+               "--json", str(out)]
     database = os.environ.get("DATABASE_URL", "")
     if database.startswith("postgres"):
         command += ["--db", "postgres", "--pg-url", database,
