@@ -40,10 +40,10 @@ class TwoFactorMiddleware:
         if user.is_authenticated and not request.path.startswith(_TWO_FACTOR_OPEN):
             from accounts import twofactor
 
-            if user.is_verified():  # type: ignore[union-attr,attr-defined]
-                pass
-            elif twofactor.is_enrolled(user):  # type: ignore[arg-type]
+            verified = user.is_verified()  # type: ignore[union-attr,attr-defined]
+            step = None if verified else twofactor.second_step(user)  # type: ignore[arg-type]
+            if step == "verify":
                 return redirect(f"{reverse('twofactor_verify')}?next={quote(request.path)}")
-            elif twofactor.is_required(user):  # type: ignore[arg-type]
+            if step == "setup":
                 return redirect(reverse("twofactor_setup"))
         return self.get_response(request)

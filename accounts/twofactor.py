@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django_otp import devices_for_user, user_has_device
+from django.db.models import Exists, Subquery
+from django_otp import device_classes, devices_for_user, user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -18,6 +19,28 @@ def is_enrolled(user: User) -> bool:
 
 def is_required(user: User) -> bool:
     return user.require_2fa or SiteSettings.current().require_2fa_for_all
+
+
+def second_step(user: User) -> str | None:
+    """What a password-only session must do next: "verify" (the person has a confirmed
+    device), "setup" (a second factor is required and there is none) or None.
+
+    Asked on every request, so in one query (is_enrolled and is_required take three):
+    an Exists per device model of django-otp, and the site-wide setting.
+    """
+    enrolled = {f"device_{n}": Exists(model.objects.devices_for_user(user, confirmed=True))
+                for n, model in enumerate(device_classes())}
+    site = SiteSettings.objects.filter(pk=1).values("require_2fa_for_all")[:1]
+    row = (User.objects.filter(pk=user.pk)
+           .annotate(**enrolled, site_requires=Subquery(site))
+           .values("require_2fa", "site_requires", *enrolled).first())
+    if row is None:
+        return None
+    if any(row[name] for name in enrolled):
+        return "verify"
+    if row["require_2fa"] or row["site_requires"]:
+        return "setup"
+    return None
 
 
 def pending_totp_device(user: User) -> TOTPDevice:

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.list_pages                       # SQLite, 100,000 messages
     .venv/bin/python -m bench.list_pages --backend postgres    # PostgreSQL (127.0.0.1)
+    .venv/bin/python -m bench.list_pages --backend postgres --reuse  # its rows again
     .venv/bin/python -m bench.list_pages --count 20000 --pages 40
 
 Rows are bulk-created straight into a fresh database (no parsing: the list reads only
@@ -30,6 +31,7 @@ from typing import Any
 
 BATCH = 5_000  # rows per bulk_create: one transaction, bounded memory
 PG_DB = "webmail_bench_list"
+EMAIL = "bench@example.test"
 WORDS = [
     "invoice", "report", "meeting", "lunch", "travel", "plans", "weekly", "update", "project",
     "budget", "review", "holiday", "photos", "contract", "draft", "offer", "question",
@@ -37,7 +39,7 @@ WORDS = [
 ]
 
 
-def setup_django(backend: str, pg_url: str) -> None:
+def setup_django(backend: str, pg_url: str, reuse: bool = False) -> None:
     os.environ.setdefault("WEBMAIL_HTTPS", "false")
     os.environ["WEBMAIL_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-list-")
     if backend == "sqlite":
@@ -45,9 +47,10 @@ def setup_django(backend: str, pg_url: str) -> None:
     else:
         import psycopg
 
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
+        if not reuse:
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
+                conn.execute(f"CREATE DATABASE {PG_DB}")
         os.environ["DATABASE_URL"] = pg_url.rsplit("/", 1)[0] + "/" + PG_DB
     os.environ["DJANGO_SETTINGS_MODULE"] = "webmail.settings"
     import django
@@ -69,7 +72,7 @@ def load(count: int, seed: int) -> tuple[Any, Any]:
 
     rng = random.Random(seed)
     user = User.objects.create_user("bench", password="x")  # noqa: S106
-    account = MailAccount.objects.create(owner=user, email="bench@example.test",
+    account = MailAccount.objects.create(owner=user, email=EMAIL,
                                          incoming_host="127.0.0.1", incoming_username="b")
     folder = Folder.objects.create(account=account, name="INBOX", role="inbox")
     start = datetime(2019, 1, 1, tzinfo=UTC)
@@ -140,13 +143,22 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true",
+                        help=f"PostgreSQL: measure the {PG_DB} database an earlier run left")
     args = parser.parse_args()
 
-    setup_django(args.backend, args.pg_url)
+    reuse = args.reuse and args.backend == "postgres"
+    setup_django(args.backend, args.pg_url, reuse)
     from django.test import Client
     from django.urls import reverse
 
-    user, folder = load(args.count, args.seed)
+    if reuse:
+        from webmail.mail.models import Folder
+
+        folder = Folder.objects.select_related("account__owner").get(account__email=EMAIL)
+        user = folder.account.owner
+    else:
+        user, folder = load(args.count, args.seed)
     client = Client()
     client.force_login(user)
     base = reverse("folder", args=[folder.pk])

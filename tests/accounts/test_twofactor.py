@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -101,3 +102,29 @@ def test_turning_two_factor_off_needs_the_password() -> None:
     assert TOTPDevice.objects.filter(user=alice).exists()
     client.post(reverse("twofactor_disable"), {"password": DEFAULT_PASSWORD})
     assert not TOTPDevice.objects.filter(user=alice).exists()
+
+
+@pytest.mark.django_db
+def test_second_step_is_read_in_one_query(django_assert_num_queries: Any) -> None:
+    """The middleware asks on every request: one query whatever the answer."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    from accounts.twofactor import second_step
+
+    carol = make_user("carol")
+    with django_assert_num_queries(1):
+        assert second_step(carol) is None
+    TOTPDevice.objects.create(user=carol, name="app", confirmed=False)
+    assert second_step(carol) is None  # an unconfirmed device asks for nothing yet
+    carol.require_2fa = True
+    carol.save()
+    with django_assert_num_queries(1):
+        assert second_step(carol) == "setup"
+    StaticDevice.objects.create(user=carol, name="Recovery codes", confirmed=True)
+    with django_assert_num_queries(1):
+        assert second_step(carol) == "verify"
+    dave = make_user("dave")
+    site = SiteSettings.current()
+    site.require_2fa_for_all = True
+    site.save()
+    assert second_step(dave) == "setup"

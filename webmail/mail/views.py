@@ -109,9 +109,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @in_person_time_zone
 def folder(request: HttpRequest, folder_id: int) -> HttpResponse:
-    current = get_folder_for_user(request.user, folder_id)
     side = selectors.sidebar(person(request))
-    current = side.folders_by_id.get(current.pk, current)
+    # The sidebar holds every folder of the person's accounts: no second query for it.
+    current = side.folders_by_id.get(folder_id) or get_folder_for_user(request.user, folder_id)
     page = _page_for(side, current, request)
     context = _with_live_version(request, _list_context(request, side, current, page))
     return render_page_or_fragment(request, "mail/mailbox.html", LIST_FRAGMENTS, context)
