@@ -195,6 +195,21 @@ def test_snippets_escape_the_mail_and_mark_the_words(alice: User) -> None:
     assert "<mark>budget</mark>" in snippet
 
 
+def test_snippets_mark_the_words_where_they_stand_in_the_body(alice: User) -> None:
+    folder = make_folder(make_account(alice))
+    filler = "Nothing to see in this part of the letter. " * 12
+    make_message(folder, "Plans", f"{filler}The meetings start at nine. {filler}")
+    snippet = search_messages(alice, "meeting").hits[0].snippet
+    assert snippet.startswith("… ") and "start at nine" in snippet
+    if connection.vendor == "postgresql":
+        # Stemmed: "meeting" found "meetings", and the whole word is marked.
+        assert "<mark>meetings</mark>" in snippet
+        stemmed = search_messages(alice, "meets").hits[0].snippet
+        assert "<mark>meetings</mark>" in stemmed
+    else:
+        assert "<mark>meeting</mark>s" in snippet  # a trigram substring
+
+
 @pytest.mark.parametrize("query", ['c++ NEAR/2 *draft* ^x', "AND OR: NOT", "a:b:c", "'",
                                    "\\", "%_%", '"*"', "{x}", "@"])
 def test_fts_syntax_in_the_query_is_searched_for_not_obeyed(

@@ -1,6 +1,6 @@
 """Snippets with the matched words marked: escape first, then mark, so mail text can
-never become markup. Both backends end here (PostgreSQL's ts_headline output is marked
-with private-use characters that this module turns into <mark> after escaping)."""
+never become markup. Both backends end here: matches are marked with private-use
+characters, which from_markers turns into <mark> after escaping."""
 
 from __future__ import annotations
 
@@ -38,14 +38,20 @@ def from_markers(text: str) -> SafeString:
     return mark_safe(marked)  # noqa: S308  (escaped above; only <mark> added)
 
 
-def highlight(text: str, needles: Sequence[str], *, width: int = SNIPPET_CHARS) -> SafeString:
-    """A window of `text` around the first match of any needle (case-insensitive
-    substring, as SQLite's trigram index matches), matches marked."""
+def highlight(text: str, needles: Sequence[str], *, width: int = SNIPPET_CHARS,
+              word_starts: Sequence[str] = ()) -> SafeString:
+    """A window of `text` around the first match, matches marked. `needles` match as
+    case-insensitive substrings (as SQLite's trigram index matches); `word_starts` only
+    at the start of a word, and mark the whole word (a stemmed word's forms: "meet"
+    marks "meetings", as PostgreSQL's stemming matched them)."""
     text = _SPACES.sub(" ", strip_markers(text)).strip()
-    words = sorted({n for n in needles if n.strip()}, key=len, reverse=True)
-    if not words:
+    alternatives = [(len(n), re.escape(n)) for n in {n for n in needles if n.strip()}]
+    alternatives += [(len(w), rf"\b{re.escape(w)}\w*")
+                     for w in {w for w in word_starts if w.strip()}]
+    if not alternatives:
         return from_markers(text[:width])
-    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    alternatives.sort(key=lambda pair: pair[0], reverse=True)
+    pattern = re.compile("|".join(a for _n, a in alternatives), re.IGNORECASE)
     first = pattern.search(text)
     start = 0 if first is None else max(0, first.start() - _LEAD)
     if start:
