@@ -44,21 +44,27 @@ def highlight(text: str, needles: Sequence[str], *, width: int = SNIPPET_CHARS,
     case-insensitive substrings (as SQLite's trigram index matches); `word_starts` only
     at the start of a word, and mark the whole word (a stemmed word's forms: "meet"
     marks "meetings", as PostgreSQL's stemming matched them)."""
-    text = _SPACES.sub(" ", strip_markers(text)).strip()
     alternatives = [(len(n), re.escape(n)) for n in {n for n in needles if n.strip()}]
     alternatives += [(len(w), rf"\b{re.escape(w)}\w*")
                      for w in {w for w in word_starts if w.strip()}]
+    text = strip_markers(text)
     if not alternatives:
-        return from_markers(text[:width])
+        return from_markers(_SPACES.sub(" ", text[:width * 2]).strip()[:width])
     alternatives.sort(key=lambda pair: pair[0], reverse=True)
     pattern = re.compile("|".join(a for _n, a in alternatives), re.IGNORECASE)
+    # Spaces are collapsed in the part around the first match only: over whole bodies
+    # that was most of this function's time.
     first = pattern.search(text)
+    cut = 0 if first is None else max(0, first.start() - 2 * _LEAD)
+    part = _SPACES.sub(" ", text[cut:cut + 3 * width]).lstrip()
+    more = cut + 3 * width < len(text.rstrip())
+    first = pattern.search(part)
     start = 0 if first is None else max(0, first.start() - _LEAD)
     if start:
-        space = text.find(" ", start)
+        space = part.find(" ", start)
         start = space + 1 if 0 <= space < start + 20 else start
-    window = text[start:start + width]
+    window = part[start:start + width]
     marked = pattern.sub(lambda m: f"{START}{m.group(0)}{STOP}", window)
-    prefix = "… " if start else ""
-    suffix = " …" if start + width < len(text) else ""
-    return from_markers(prefix + marked + suffix)
+    prefix = "… " if start or cut else ""
+    suffix = " …" if start + width < len(part.rstrip()) or more else ""
+    return from_markers(prefix + marked.rstrip() + suffix)
