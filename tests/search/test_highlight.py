@@ -26,5 +26,6 @@ def test_word_starts_mark_whole_words_and_only_at_a_word_start() -> None:
 
 
 def test_no_match_shows_the_start_and_the_text_is_escaped() -> None:
-    assert str(highlight("<b>hello</b> & more", ["absent"])) == "&lt;b&gt;hello&lt;/b&gt; &amp; more"
+    escaped = "&lt;b&gt;hello&lt;/b&gt; &amp; more"
+    assert str(highlight("<b>hello</b> & more", ["absent"])) == escaped
     assert str(highlight("x <mark>budget", ["budget"])) == "x &lt;mark&gt;<mark>budget</mark>"
