@@ -5,7 +5,9 @@
 Builds a throwaway site (SQLite and blobs in a temporary directory) with one person,
 one account and a few dozen generated messages stored the way a sync stores them,
 serves it on loopback, and drives Debian's chromium (/usr/bin/chromium, never
-`playwright install`) through the list, a message and the account form.
+`playwright install`) through the list, a message and the account form. The generated
+mail has Japanese and Chinese text: without a CJK font on the machine it shows as boxes
+(Debian: `apt-get install fonts-wqy-microhei`, 1.6 MB).
 """
 
 from __future__ import annotations
