@@ -139,7 +139,6 @@ def test_an_imap_first_sync_stored_by_the_writer_thread_equals_the_server(
 
     monkeypatch.setattr(imap_prepare, "PARALLEL_FROM", 1)
     monkeypatch.setattr(imap_engine, "BODY_BATCH", 7)  # several batches in flight
-    monkeypatch.setattr(imap_engine, "HEADER_BATCH", 9)  # the headers' writer too
     generated = list(generate_with_meta(40, seed=6))
     dovecot.deliver_many(dovecot_user, [raw for raw, _meta in generated])
     account = imap_account(alice, dovecot)
@@ -147,8 +146,7 @@ def test_an_imap_first_sync_stored_by_the_writer_thread_equals_the_server(
 
     imap_sync(account)
 
-    # Header rows, then bodies, written in the writer thread (one writer per phase).
-    assert backgrounds == [True, True]
+    assert backgrounds and all(backgrounds)  # the writes ran in the writer thread
     assert_store_equals_server(account, dovecot)
     if connection.vendor == "sqlite":
         assert sqlite_triggers() == triggers_before

@@ -27,9 +27,8 @@ from functools import partial
 
 from accounts.models import MailAccount
 from webmail.mail.models import BodyState, Folder, Message
-from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.errors import ConnectionLost, PermanentServerError, ProtocolError
-from webmail.protocols.imap import FolderStatus, HeaderRecord, ImapClient
+from webmail.protocols.imap import FolderStatus, ImapClient
 from webmail.sync import imap_store as store
 from webmail.sync.connect import imap_client_for
 from webmail.sync.folders import sync_folder_list
@@ -160,19 +159,13 @@ def sync_folder_headers(session: Session, folder: Folder, stats: SyncStats,
         have = store.local_uids(folder, uv, above=known_before)
         fresh = sorted((u for u in on_server if u not in have), reverse=True)
         progress.folder_headers(folder, len(fresh))
-        # As in the bodies phase, batch k's rows are written by a thread of its own
-        # (webmail/sync/writer.py) while batch k+1 is fetched and parsed: inserting a
-        # batch (rows, thread keys, the SQLite index) was 59% of the phase, the FETCH
-        # and the envelope parse 36% (py-spy, 10,000 messages).
-        with BatchWriter(background=len(fresh) > HEADER_BATCH) as writer:
-            for start in range(0, len(fresh), HEADER_BATCH):
-                batch = fresh[start:start + HEADER_BATCH]
-                records, parsed = session.run(
-                    "FETCH headers", partial(_envelopes, session, folder, batch, stats))
-                _headers_stored(writer, session, folder, progress)
-                writer.submit(insert_header_rows, session.account, folder, uv, records,
-                              parsed)
-            _headers_stored(writer, session, folder, progress)
+        for start in range(0, len(fresh), HEADER_BATCH):
+            batch = fresh[start:start + HEADER_BATCH]
+            count = session.run("FETCH headers", partial(_headers, session, folder, uv, batch,
+                                                         stats))
+            store.refresh_counts(folder)
+            progress.advance(folder, count)
+            session.renew()
         if on_server:
             known_before = max(known_before, max(on_server))
     store.refresh_counts(folder)
@@ -181,9 +174,9 @@ def sync_folder_headers(session: Session, folder: Folder, stats: SyncStats,
     return True
 
 
-def _envelopes(session: Session, folder: Folder, uids: list[int], stats: SyncStats,
-               client: ImapClient) -> tuple[list[HeaderRecord], list[ParsedMessage]]:
-    """One batch of new messages' envelopes, fetched and parsed.
+def _headers(session: Session, folder: Folder, uidvalidity: int, uids: list[int],
+             stats: SyncStats, client: ImapClient) -> int:
+    """One batch of new messages' headers, fetched and inserted (idempotent).
 
     Only the envelope's header fields are fetched and parsed (imap_headers): inline,
     since at ~50 us a message a worker pool would cost more than it saves.
@@ -191,18 +184,8 @@ def _envelopes(session: Session, folder: Folder, uids: list[int], stats: SyncSta
     session.ensure_selected(folder)
     records = list(client.fetch_headers(uids, fields=ENVELOPE_HEADERS))
     stats.bytes_fetched += sum(len(r.header_bytes) for r in records)
-    return records, [parse_envelope(r.header_bytes, r.internal_date) for r in records]
-
-
-def _headers_stored(writer: BatchWriter, session: Session, folder: Folder,
-                    progress: Progress) -> None:
-    """After the header rows in flight are written (idempotent; one transaction): the
-    folder's counts, progress and the lease."""
-    count = writer.wait()
-    if count is not None:
-        store.refresh_counts(folder)
-        progress.advance(folder, count)
-        session.renew()
+    parsed = [parse_envelope(r.header_bytes, r.internal_date) for r in records]
+    return insert_header_rows(session.account, folder, uidvalidity, records, parsed)
 
 
 def _flags_without_qresync(session: Session, folder: Folder, uidnext: int, exists: int,
