@@ -143,17 +143,22 @@ def store_bodies(items: Sequence[tuple[int, Prepared]]) -> None:
 
 
 def _update_values(rows: Sequence[tuple[int, dict[str, Any]]], fields: Sequence[str]) -> None:
-    """As _update_rows, from (pk, {attname: value}) pairs: no model instance per row, and
-    only JSON and date values go through their field's conversion (strings, numbers,
-    booleans and ids go to the driver as they are, as in imap_headers._Insert). Building
-    a Message per row and preparing every value was a tenth of the writer thread's time
-    in a first sync (py-spy)."""
+    """UPDATE ... WHERE id = ? for each (pk, {attname: value}) pair, with executemany.
+
+    Django's bulk_update builds one CASE WHEN per field over the whole batch, which took
+    20 ms a row here (profiled); executemany of one prepared statement takes well under
+    1 ms. Only JSON and date values go through their field's conversion (strings,
+    numbers, booleans and ids go to the driver as they are, as in imap_headers._Insert):
+    building a Message per row and preparing every value was a tenth of the writer
+    thread's time in a first sync (py-spy).
+    """
     if not rows:
         return
     model_fields: list[Field[Any, Any]] = [
         field for field in Message._meta.concrete_fields if field.name in fields]
     convert = [(f, f.attname, isinstance(f, JSONField | DateTimeField)) for f in model_fields]
     quote = connection.ops.quote_name
+    # Only our own model's column names, quoted by the backend; values are parameters.
     columns = ", ".join(f"{quote(str(f.column))} = %s" for f in model_fields)
     sql = f"UPDATE {quote(Message._meta.db_table)} SET {columns} WHERE {quote('id')} = %s"  # noqa: S608
     params = [
@@ -166,27 +171,10 @@ def _update_values(rows: Sequence[tuple[int, dict[str, Any]]], fields: Sequence[
 
 
 def _update_rows(rows: Sequence[Message], fields: Sequence[str]) -> None:
-    """UPDATE ... WHERE id = ? for each row with executemany.
-
-    Django's bulk_update builds one CASE WHEN per field over the whole batch, which took
-    20 ms a row here (profiled); executemany of one prepared statement takes well under
-    1 ms. Values go through each field's own get_db_prep_save (JSON, dates, FKs).
-    """
-    if not rows:
-        return
-    model_fields: list[Field[Any, Any]] = [
-        field for field in Message._meta.concrete_fields if field.name in fields]
-    quote = connection.ops.quote_name
-    # Only our own model's column names, quoted by the backend; values are parameters.
-    columns = ", ".join(f"{quote(str(f.column))} = %s" for f in model_fields)
-    sql = f"UPDATE {quote(Message._meta.db_table)} SET {columns} WHERE {quote('id')} = %s"  # noqa: S608
-    params = [
-        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in model_fields]
-        + [row.pk]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    """_update_values from model instances."""
+    names = [f.attname for f in Message._meta.concrete_fields if f.name in fields]
+    _update_values([(int(row.pk), {n: getattr(row, n) for n in names}) for row in rows],
+                   fields)
 
 
 def mark_failed(pks: Sequence[int]) -> None:
