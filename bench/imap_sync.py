@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import imaplib
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -33,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.generator import generate_mailbox
-from bench.harness import USER, fresh_site
+from bench.harness import USER, CpuUse, cpu_use, fresh_site
 from tests.servers import dovecot as dovecot_module
 from tests.servers.dovecot import DovecotServer
 from tests.servers.tls import make_test_certificates
@@ -192,16 +193,21 @@ def main() -> None:
         deliver(server, args.count, args.seed)
         floor(server)  # warm Dovecot's index and the page cache for every contender
         floor_seconds = mbsync_seconds = float("nan")
+        floor_cpu = mbsync_cpu = CpuUse()
         if not args.skip_baselines:
-            floor_seconds, floor_bytes = floor(server)
+            with cpu_use() as floor_cpu:
+                floor_seconds, floor_bytes = floor(server)
             print(f"floor (imaplib UID FETCH 1:* BODY.PEEK[]): {floor_seconds:.2f} s, "
-                  f"{floor_bytes / 1e6:.1f} MB", flush=True)
-            mbsync_seconds = mbsync(server, work)
-            print(f"mbsync (isync, to a Maildir): {mbsync_seconds:.2f} s", flush=True)
+                  f"{floor_bytes / 1e6:.1f} MB, {floor_cpu}", flush=True)
+            with cpu_use() as mbsync_cpu:
+                mbsync_seconds = mbsync(server, work)
+            print(f"mbsync (isync, to a Maildir): {mbsync_seconds:.2f} s, {mbsync_cpu}",
+                  flush=True)
         env, account_id = fresh_site(server, work / "data", protocol="imap",
                                      port=server.ports.imap)
-        our_seconds, stats, peak_kb, worker_kb = run_ours_measured(env, account_id,
-                                                                   args.profile)
+        with cpu_use() as our_cpu:
+            our_seconds, stats, peak_kb, worker_kb = run_ours_measured(env, account_id,
+                                                                       args.profile)
         phases: dict[str, float] = stats["seconds"]  # type: ignore[assignment]
         startup = our_seconds - phases.get("total", our_seconds)
         list_present = startup + sum(phases.get(p, 0.0) for p in
@@ -229,6 +235,12 @@ def main() -> None:
     print(f"ratio ours/mbsync: {our_seconds / mbsync_seconds:.2f}x (goal <= 1.5x); "
           f"ours/floor: {our_seconds / floor_seconds:.2f}x; "
           f"mbsync/floor: {mbsync_seconds / floor_seconds:.2f}x")
+    cores = os.cpu_count() or 1
+    print(f"CPU seconds (this process and children / whole machine, Dovecot included): "
+          f"floor {floor_cpu.process:.1f} / {floor_cpu.machine:.1f}, "
+          f"mbsync {mbsync_cpu.process:.1f} / {mbsync_cpu.machine:.1f}, "
+          f"ours {our_cpu.process:.1f} / {our_cpu.machine:.1f}; on {cores} cores ours "
+          f"cannot take under {our_cpu.machine / cores:.2f} s, whatever overlaps")
     print(f"no-change resync (median of {len(resync_all)}): engine {engine_resync:.3f} s "
           f"(goal < 0.1 s; all {resync_all}), whole process {resync_seconds:.2f} s, "
           f"fetched {resync_stats['messages_fetched']}, phases {resync_phases}")

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from bench.generator import generate_mailbox
-from bench.harness import USER, fresh_site
+from bench.harness import USER, cpu_use, fresh_site
 from tests.servers import dovecot as dovecot_module
 from tests.servers.dovecot import DovecotServer
 from tests.servers.tls import make_test_certificates
@@ -109,11 +109,13 @@ def main() -> None:
     try:
         deliver(server, args.count, args.seed)
         floor(server)  # warm Dovecot's index and the page cache for both contenders
-        floor_seconds, floor_bytes = floor(server)
+        with cpu_use() as floor_cpu:
+            floor_seconds, floor_bytes = floor(server)
         print(f"floor (poplib UIDL + RETR): {floor_seconds:.2f} s, "
-              f"{floor_bytes / 1e6:.1f} MB", flush=True)
+              f"{floor_bytes / 1e6:.1f} MB, {floor_cpu}", flush=True)
         with tempfile.TemporaryDirectory(prefix="webmail-bench-") as data_dir:
-            our_seconds, stats, peak_kb = ours(server, Path(data_dir), args.profile)
+            with cpu_use() as our_cpu:  # the fresh site's migrate included
+                our_seconds, stats, peak_kb = ours(server, Path(data_dir), args.profile)
             blob_mb = sum(f.stat().st_size for f in Path(data_dir, "blobs").rglob("*")
                           if f.is_file()) / 1e6
         second_floor, _ = floor(server)
@@ -130,6 +132,11 @@ def main() -> None:
     print(f"peak memory of the sync process: {peak_kb / 1024:.0f} MB (goal < 200 MB) "
           f"{'OK' if peak_kb / 1024 < 200 else 'OVER'}; "
           f"RUSAGE_CHILDREN max {children_peak_mb:.0f} MB")
+    cores = os.cpu_count() or 1
+    print(f"CPU seconds (this process and children / whole machine, Dovecot included): "
+          f"floor {floor_cpu.process:.1f} / {floor_cpu.machine:.1f}, ours (with the fresh "
+          f"site's migrate) {our_cpu.process:.1f} / {our_cpu.machine:.1f}; on {cores} "
+          f"cores the floor's machine CPU alone is {floor_cpu.machine / cores:.2f} s of wall")
     print(f"blob store: {blob_mb:.0f} MB compressed")
 
 

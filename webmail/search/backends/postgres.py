@@ -23,6 +23,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.safestring import SafeString
 
 from webmail.mail.models import FolderRole, Message
+from webmail.search.backends import pg_recent
 from webmail.search.highlight import body_of, highlight
 from webmail.search.models import SearchDocument
 from webmail.search.query import Text
@@ -155,11 +156,16 @@ class PostgresBackend:
     def _newest_of_accounts(self, matched: QuerySet[Message], terms: Sequence[Text],
                             count: int, account_ids: list[int]) -> list[int]:
         """The newest matches from search_search_document alone (GIN bitmap, then
-        date; no vector read, no join to mail_message), less trash and junk."""
+        date; no vector read, no join to mail_message), less trash and junk. A term
+        in many messages is looked for among the newest rows first (pg_recent)."""
+        query = filter_tsquery(terms)
+        found = pg_recent.newest_matches(query, count, account_ids)
+        if found is not None:
+            return found
         if any(t.phrase for t in terms) and all(_relaxable(t) for t in terms):
             return self._newest_phrase_matches(terms, count, account_ids)
         newest = (SearchDocument.objects
-                  .filter(account_id__in=account_ids, vector=filter_tsquery(terms))
+                  .filter(account_id__in=account_ids, vector=query)
                   .order_by(F("date").desc(nulls_last=True), F("message_id").desc())
                   .values_list("message_id", flat=True))
         # `matched` is those accounts less trash and junk (the caller's contract): check
