@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from bench.generator import generate_mailbox
-from bench.harness import USER, cpu_use, fresh_site
+from bench.harness import USER, CpuUse, cpu_use, fresh_site
 from tests.servers import dovecot as dovecot_module
 from tests.servers.dovecot import DovecotServer
 from tests.servers.tls import make_test_certificates
@@ -71,9 +71,17 @@ def floor(server: DovecotServer) -> tuple[float, int]:
 
 
 def ours(server: DovecotServer, data_dir: Path, profile: str = "",
-         ) -> tuple[float, dict[str, object], int]:
-    """Our sync in a fresh process and database. Returns (seconds, stats, peak RSS KB)."""
+         ) -> tuple[float, dict[str, object], int, CpuUse]:
+    """Our sync in a fresh process and database. Returns (seconds, stats, peak RSS KB,
+    CPU of the sync alone)."""
     env, account_id = fresh_site(server, data_dir, protocol="pop3", port=server.ports.pop3)
+    with cpu_use() as used:
+        seconds, stats, peak_kb = _sync(env, account_id, profile)
+    return seconds, stats, peak_kb, used
+
+
+def _sync(env: dict[str, str], account_id: str, profile: str,
+          ) -> tuple[float, dict[str, object], int]:
     start = time.perf_counter()
     command = [sys.executable, str(ROOT / "manage.py"), "sync_account", account_id, "--json"]
     if profile:
@@ -114,8 +122,7 @@ def main() -> None:
         print(f"floor (poplib UIDL + RETR): {floor_seconds:.2f} s, "
               f"{floor_bytes / 1e6:.1f} MB, {floor_cpu}", flush=True)
         with tempfile.TemporaryDirectory(prefix="webmail-bench-") as data_dir:
-            with cpu_use() as our_cpu:  # the fresh site's migrate included
-                our_seconds, stats, peak_kb = ours(server, Path(data_dir), args.profile)
+            our_seconds, stats, peak_kb, our_cpu = ours(server, Path(data_dir), args.profile)
             blob_mb = sum(f.stat().st_size for f in Path(data_dir, "blobs").rglob("*")
                           if f.is_file()) / 1e6
         second_floor, _ = floor(server)
@@ -134,9 +141,9 @@ def main() -> None:
           f"RUSAGE_CHILDREN max {children_peak_mb:.0f} MB")
     cores = os.cpu_count() or 1
     print(f"CPU seconds (this process and children / whole machine, Dovecot included): "
-          f"floor {floor_cpu.process:.1f} / {floor_cpu.machine:.1f}, ours (with the fresh "
-          f"site's migrate) {our_cpu.process:.1f} / {our_cpu.machine:.1f}; on {cores} "
-          f"cores the floor's machine CPU alone is {floor_cpu.machine / cores:.2f} s of wall")
+          f"floor {floor_cpu.process:.1f} / {floor_cpu.machine:.1f}, ours "
+          f"{our_cpu.process:.1f} / {our_cpu.machine:.1f}; on {cores} cores ours cannot "
+          f"take under {our_cpu.machine / cores:.2f} s, whatever overlaps")
     print(f"blob store: {blob_mb:.0f} MB compressed")
 
 
