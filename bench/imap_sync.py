@@ -11,7 +11,8 @@ measures in one run:
   writes files);
 - ours: `manage.py sync_account <id> --json` in a subprocess with a fresh SQLite
   database and blob directory: headers, then bodies stored, parsed and indexed. The
-  "message list present" time is the process start until its headers phase ended;
+  "message list present" time is from the process start until the database holds a
+  row for every message, as a reader sees it (counted every 50 ms while it runs);
 - a no-change resync (a second `sync_account`), the engine's own time and the process's;
 - the peak RSS of our first sync (os.wait4 for that child; RUSAGE_CHILDREN printed too).
 
@@ -26,11 +27,13 @@ import json
 import os
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 from bench.generator import generate_mailbox
@@ -133,10 +136,23 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def run_ours_measured(env: dict[str, str], account_id: str, profile: str = ""
-                      ) -> tuple[float, dict[str, object], int, int]:
+def _stored_rows(database: Path) -> int:
+    """Messages in the site's database, read as another process would (WAL: the writer
+    is not blocked)."""
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True,
+                                     timeout=0.05)) as conn:
+            return int(conn.execute("SELECT count(*) FROM mail_message").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def run_ours_measured(env: dict[str, str], account_id: str, profile: str = "",
+                      watch: tuple[Path, int] | None = None,
+                      ) -> tuple[float, dict[str, object], int, int, float]:
     """Run sync_account; returns (seconds, stats, peak kB of the sync process, peak kB
-    of its largest parsing worker).
+    of its largest parsing worker, seconds until the database held `watch`'s count of
+    messages, NaN when not watched or never reached).
 
     Peaks are each process's VmHWM, sampled from /proc while it runs. Not ru_maxrss from
     wait4: a child's ru_maxrss starts at its parent's RSS at fork time (Linux records
@@ -148,12 +164,15 @@ def run_ours_measured(env: dict[str, str], account_id: str, profile: str = ""
         command = [str(Path(sys.executable).parent / "py-spy"), "record", "--idle",
                    "-f", "raw", "-o", profile, "--", *command]
     peaks: dict[int, int] = {}
+    present = float("nan")
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
         start = time.perf_counter()
         proc = subprocess.Popen(command, env=env, stdout=out_file, stderr=err_file, cwd=ROOT)
         while proc.poll() is None:
             for pid in [proc.pid, *_descendants(proc.pid)]:
                 peaks[pid] = max(peaks.get(pid, 0), _status_kb(pid, "VmHWM"))
+            if watch and present != present and _stored_rows(watch[0]) >= watch[1]:
+                present = time.perf_counter() - start  # (NaN != NaN: not seen yet)
             time.sleep(0.05)
         seconds = time.perf_counter() - start
         out_file.seek(0)
@@ -165,7 +184,8 @@ def run_ours_measured(env: dict[str, str], account_id: str, profile: str = ""
     main_pid = proc.pid if not profile else next(
         (pid for pid in peaks if pid != proc.pid), proc.pid)
     workers = [kb for pid, kb in peaks.items() if pid not in (proc.pid, main_pid)]
-    return seconds, json.loads(lines[-1]), peaks.get(main_pid, 0), max(workers, default=0)
+    return (seconds, json.loads(lines[-1]), peaks.get(main_pid, 0), max(workers, default=0),
+            present)
 
 
 def _engine_seconds(stats: dict[str, object]) -> float:
@@ -206,19 +226,22 @@ def main() -> None:
         env, account_id = fresh_site(server, work / "data", protocol="imap",
                                      port=server.ports.imap)
         with cpu_use() as our_cpu:
-            our_seconds, stats, peak_kb, worker_kb = run_ours_measured(env, account_id,
-                                                                       args.profile)
+            our_seconds, stats, peak_kb, worker_kb, present = run_ours_measured(
+                env, account_id, args.profile,
+                watch=(work / "data" / "webmail.sqlite3", args.count))
         phases: dict[str, float] = stats["seconds"]  # type: ignore[assignment]
-        startup = our_seconds - phases.get("total", our_seconds)
-        list_present = startup + sum(phases.get(p, 0.0) for p in
-                                     ("connect", "replay", "folders", "headers"))
+        # The engine's own account: the process's time outside its phases (start-up and
+        # exit: the exit is not before the list is there) plus the phases up to headers.
+        outside = our_seconds - phases.get("total", our_seconds)
+        by_phases = outside + sum(phases.get(p, 0.0) for p in
+                                  ("connect", "replay", "folders", "headers"))
         print(f"ours (sync_account --json): {our_seconds:.2f} s, "
               f"{stats['messages_fetched']} messages, {stats['bytes_fetched']} bytes, "
               f"phases {phases}", flush=True)
         # Several no-change resyncs (the machine is shared): the median is quoted.
         resyncs = [run_ours_measured(env, account_id) for _ in range(args.resyncs)]
         resyncs.sort(key=lambda r: _engine_seconds(r[1]))
-        resync_seconds, resync_stats, _, _ = resyncs[len(resyncs) // 2]
+        resync_seconds, resync_stats = resyncs[len(resyncs) // 2][:2]
         resync_phases: dict[str, float] = resync_stats["seconds"]  # type: ignore[assignment]
         resync_all = [round(_engine_seconds(r[1]), 3) for r in resyncs]
     finally:
@@ -228,8 +251,9 @@ def main() -> None:
     children_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     engine_resync = resync_phases.get("total", 0.0)
     print()
-    print(f"message list present after: {list_present:.2f} s from process start "
-          f"({startup:.2f} s of it Django start-up) (goal < 3 s)")
+    print(f"message list present after: {present:.2f} s from process start, every row "
+          f"in the database as a reader sees it (goal < 3 s); start-up, exit and phases "
+          f"up to headers: {by_phases:.2f} s, {outside:.2f} s of it outside the phases")
     print(f"first sync: ours {our_seconds:.2f} s, mbsync {mbsync_seconds:.2f} s, "
           f"floor {floor_seconds:.2f} s")
     print(f"ratio ours/mbsync: {our_seconds / mbsync_seconds:.2f}x (goal <= 1.5x); "
