@@ -166,7 +166,7 @@ def run_ours_measured(env: dict[str, str], account_id: str, profile: str = "",
     peaks: dict[int, int] = {}
     present = float("nan")
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
-        start = time.perf_counter()
+        start, start_epoch = time.perf_counter(), time.time()
         proc = subprocess.Popen(command, env=env, stdout=out_file, stderr=err_file, cwd=ROOT)
         while proc.poll() is None:
             for pid in [proc.pid, *_descendants(proc.pid)]:
@@ -184,8 +184,11 @@ def run_ours_measured(env: dict[str, str], account_id: str, profile: str = "",
     main_pid = proc.pid if not profile else next(
         (pid for pid in peaks if pid != proc.pid), proc.pid)
     workers = [kb for pid, kb in peaks.items() if pid not in (proc.pid, main_pid)]
-    return (seconds, json.loads(lines[-1]), peaks.get(main_pid, 0), max(workers, default=0),
-            present)
+    stats = json.loads(lines[-1])
+    # The command's own start-up (interpreter, Django, imports), which a running worker
+    # does not pay: from the process start to the sync's start.
+    stats["startup"] = float(stats.get("started_at", start_epoch)) - start_epoch
+    return seconds, stats, peaks.get(main_pid, 0), max(workers, default=0), present
 
 
 def _engine_seconds(stats: dict[str, object]) -> float:
@@ -251,9 +254,11 @@ def main() -> None:
     children_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     engine_resync = resync_phases.get("total", 0.0)
     print()
+    startup = float(stats["startup"])  # type: ignore[arg-type]
     print(f"message list present after: {present:.2f} s from process start, every row "
-          f"in the database as a reader sees it (goal < 3 s); start-up, exit and phases "
-          f"up to headers: {by_phases:.2f} s, {outside:.2f} s of it outside the phases")
+          f"in the database as a reader sees it (goal < 3 s); {present - startup:.2f} s "
+          f"from the sync's start, as in a running worker ({startup:.2f} s of command "
+          f"start-up); start-up, exit and phases up to headers: {by_phases:.2f} s")
     print(f"first sync: ours {our_seconds:.2f} s, mbsync {mbsync_seconds:.2f} s, "
           f"floor {floor_seconds:.2f} s")
     print(f"ratio ours/mbsync: {our_seconds / mbsync_seconds:.2f}x (goal <= 1.5x); "

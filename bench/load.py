@@ -397,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
                           for f in figures],
                 "p95_limit_throughput": knee, "cpu_ms": cost, "mix_cpu_ms": mean_cost,
                 "synced": synced, "caught_up": caught_up,
+                "counts": dict(Counter(r.name for r in records if r.ok)),
                 "sends": sends, "received": len(smtp.accepted), "duplicates": duplicates,
                 "delivered": delivered, "log_problems": problems, "status": final,
             }, indent=1))

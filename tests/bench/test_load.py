@@ -61,8 +61,11 @@ def test_two_people_browse_search_and_send_without_errors(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     figures = json.loads(out.read_text())
     rows = {r["name"]: r for r in figures["steps"][0]["rows"]}
+    # Counted over the whole run: the tour's requests fall in the step's settling
+    # seconds, and the weighted mix after it may not send in a short step.
     for name in ("list", "open", "search", "send", "poll"):
-        assert rows[name]["count"] > 0, name
+        assert figures["counts"].get(name, 0) > 0, name
+    assert rows["list"]["count"] > 0
     assert rows["all"]["errors"] == 0
     assert figures["steps"][0]["login_errors"] == 0
     assert figures["synced"] and figures["caught_up"]

@@ -187,8 +187,10 @@ def test_sync_account_json_reports_messages_bytes_phases_and_errors(
     dovecot.deliver_many("alice", raws)
     account = imap_account(alice, dovecot)
     out = io.StringIO()
+    before = time.time()
     call_command("sync_account", str(account.pk), "--json", stdout=out)
     stats = json.loads(out.getvalue())
+    assert before <= stats["started_at"] <= before + stats["seconds"]["total"]
     assert stats["messages_fetched"] == 3
     assert stats["bytes_fetched"] >= sum(len(r) for r in raws)
     assert {"connect", "folders", "headers", "bodies", "quota", "total"} <= set(stats["seconds"])
