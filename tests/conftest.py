@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.core.signals import request_finished, request_started
 from django.test import Client
 from django.utils import translation
 
@@ -83,6 +86,57 @@ def _default_language_after() -> Iterator[None]:
     switch back); code a later test calls directly would then speak French."""
     yield
     translation.deactivate()
+
+
+class _RequestsInFlight:
+    """Counts the live server's requests between Django's request_started and
+    request_finished signals (sent in the server's threads)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def started(self, **_: object) -> None:
+        with self._lock:
+            self.count += 1
+
+    def finished(self, **_: object) -> None:
+        with self._lock:
+            self.count -= 1
+
+    def wait_until_idle(self, *, timeout: float = 10.0, quiet: float = 0.2) -> None:
+        deadline = time.monotonic() + timeout
+        idle_since: float | None = None
+        while time.monotonic() < deadline:
+            if self.count > 0:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= quiet:
+                return
+            time.sleep(0.02)
+
+
+@pytest.fixture(autouse=True)
+def _live_server_requests_settle(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A browser test can end while its page still has a request in the live server
+    (an autosave, a poll). The database flush after the test then races that request
+    and fails (CI: "Database test_webmail couldn't be flushed", and the next test found
+    the last one's rows). Asking for transactional_db here puts the flush after this
+    teardown, and the browser's fixtures (closed first) after its setup."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    in_flight = _RequestsInFlight()
+    request_started.connect(in_flight.started, weak=False)
+    request_finished.connect(in_flight.finished, weak=False)
+    try:
+        yield
+        in_flight.wait_until_idle()
+    finally:
+        request_started.disconnect(in_flight.started)
+        request_finished.disconnect(in_flight.finished)
 
 
 @pytest.fixture
