@@ -217,3 +217,45 @@ def test_without_a_pool_the_writer_thread_overlaps_inline_parsing(
     assert run_sync(account).messages_fetched == 13
     assert backgrounds == [True]
     assert stored_raws(account) == raws
+
+
+def test_the_list_comes_before_its_search_index_and_a_kill_between_them_is_made_good(
+    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.sync.test_imap import assert_store_equals_server, imap_account
+    from webmail.sync import imap as imap_engine
+
+    generated = list(generate_with_meta(12, seed=8))
+    dovecot.deliver_many(dovecot_user, [raw for raw, _meta in generated])
+    account = imap_account(alice, dovecot)
+    tickets = {meta["message_id"].strip("<>") for _raw, meta in generated
+               if "ticket" in meta["subject"].casefold()}
+    assert len(tickets) >= 3
+
+    def killed(*_: object, **__: object) -> None:
+        raise RuntimeError("killed")
+
+    # Killed after the list was written, before its search index: the rows are there;
+    # SQLite has not indexed them yet (PostgreSQL's triggers did).
+    real_index = imap_engine.index_missing_header_rows
+    monkeypatch.setattr(imap_engine, "index_missing_header_rows", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        imap_sync(account)
+    assert Message.objects.filter(account=account).count() == 12
+    # (A free word: its answer comes from the search index; subject: filters columns.)
+    assert found(alice, "ticket") == (set() if connection.vendor == "sqlite" else tickets)
+
+    # The next run indexes them before the bodies: found while their bodies are pending.
+    monkeypatch.setattr(imap_engine, "index_missing_header_rows", real_index)
+    monkeypatch.setattr(imap_engine, "sync_folder_bodies", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        imap_sync(account)
+    hits = search_messages(alice, "ticket", limit=50).hits
+    assert {Message.objects.get(pk=h.message_id).message_id for h in hits} == tickets
+    assert all(h.body_pending for h in hits)
+
+    monkeypatch.undo()
+    imap_sync(account)
+    assert_store_equals_server(account, dovecot)
+    assert found(alice, "ticket") == expected_for("ticket", [m for _r, m in generated])
+    assert not search_messages(alice, "ticket", limit=50).pending_bodies

@@ -27,6 +27,7 @@ from functools import partial
 
 from accounts.models import MailAccount
 from webmail.mail.models import BodyState, Folder, Message
+from webmail.mail.search_batch import index_missing_header_rows
 from webmail.protocols.errors import ConnectionLost, PermanentServerError, ProtocolError
 from webmail.protocols.imap import FolderStatus, ImapClient
 from webmail.sync import imap_store as store
@@ -78,6 +79,8 @@ def sync_imap_account(account: MailAccount, stats: SyncStats, *, lease_owner: st
                     sync_folder_headers, session, folder, stats, progress,
                     statuses.get(folder.remote_name))))
         progress.headers_done()
+        with stats.phase("search_index"):
+            index_missing_header_rows([f.pk for f in selectable])
         with stats.phase("bodies"):
             progress.start_bodies(selectable)
             for folder in selectable:
