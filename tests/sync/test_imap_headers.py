@@ -115,3 +115,65 @@ def test_header_rows_are_searchable_once_indexed_and_inserting_twice_changes_not
         with connection.cursor() as cursor:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
             assert {"search_fts_insert", "search_fts_update"} <= {n for (n,) in cursor}
+
+
+@pytest.mark.django_db
+def test_header_rows_are_prepared_as_django_prepares_them(alice: User) -> None:
+    from webmail.sync.imap_headers import _Insert
+
+    account = MailAccount.objects.create(
+        owner=alice, email="alice@x.test", protocol="imap", incoming_host="mail.x.test",
+        incoming_port=993, incoming_username="alice")
+    folder = Folder.objects.create(account=account, name="INBOX", uidvalidity=7)
+    values = []
+    for uid, raw in enumerate(generate_mailbox(40, seed=3), start=1):
+        parsed = parse_envelope(envelope_block(raw), WHEN)
+        values.append({**envelope_fields(parsed, size=len(raw)), "account_id": account.pk,
+                       "folder_id": folder.pk, "uidvalidity": 7, "uid": uid,
+                       "internal_date": WHEN if uid % 2 else None})
+    insert = _Insert()
+
+    def plain(value: object) -> object:  # psycopg's Jsonb wraps the object it dumps
+        return getattr(value, "obj", value)
+
+    rows = insert.rows(values)
+    for row, given in zip(rows, values, strict=True):
+        for field, value in zip(insert.fields, row, strict=True):
+            if field.attname in given:
+                expected = field.get_db_prep_save(given[field.attname], connection)
+                assert plain(value) == plain(expected), field.attname
+
+
+@pytest.mark.django_db
+def test_header_rows_arrive_threaded_and_a_late_parent_joins_its_children(alice: User) -> None:
+    from webmail.mail.threading import key_for_root, keys_before_insert
+
+    account = MailAccount.objects.create(
+        owner=alice, email="alice@x.test", protocol="imap", incoming_host="mail.x.test",
+        incoming_port=993, incoming_username="alice")
+    folder = Folder.objects.create(account=account, name="INBOX", uidvalidity=7)
+    uids = iter(range(1, 100))
+
+    def insert(*headers: str) -> None:
+        records = [HeaderRecord(uid=next(uids), flags=frozenset(), size=100, internal_date=WHEN,
+                                modseq=None, header_bytes=f"{h}\r\n\r\n".encode())
+                   for h in headers]
+        insert_header_rows(account, folder, 7, records,
+                           [parse_envelope(r.header_bytes, WHEN) for r in records])
+
+    def key(subject: str) -> str:
+        return Message.objects.get(folder=folder, subject=subject).thread_key
+
+    insert("Subject: Budget\r\nMessage-ID: <b@x.test>\r\nDate: Mon, 2 Nov 2026 09:00 +0000")
+    insert("Subject: Re: Plan one\r\nMessage-ID: <c1@x.test>\r\nReferences: <p@x.test>",
+           "Subject: Re: Plan two\r\nMessage-ID: <c2@x.test>\r\nIn-Reply-To: <p@x.test>",
+           "Subject: Re: Budget\r\nMessage-ID: <r@x.test>\r\nDate: Tue, 3 Nov 2026 09:00 +0000",
+           "Subject: No id at all")
+    assert key("Re: Plan one") == key("Re: Plan two") == key_for_root("p@x.test")
+    assert key("Re: Budget") == key("Budget") == key_for_root("b@x.test")
+    assert key("No id at all") not in ("", key("Budget"), key("Re: Plan one"))
+
+    # The parent arrives later and answers a grandparent we never see: its children move.
+    insert("Subject: Plan\r\nMessage-ID: <p@x.test>\r\nReferences: <g@x.test>")
+    assert key("Plan") == key("Re: Plan one") == key("Re: Plan two") == key_for_root("g@x.test")
+    assert keys_before_insert(account.pk, []) == ([], {})

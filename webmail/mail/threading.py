@@ -20,11 +20,12 @@ update writes the keys and one (only when a parent joined threads) re-keys.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
@@ -61,7 +62,7 @@ def _local_key(pk: int) -> str:
 
 @dataclass
 class _Row:
-    pk: int
+    pk: int | None  # None: a row about to be inserted (keys_before_insert)
     message_id: str
     in_reply_to: str
     references: list[str]
@@ -106,7 +107,7 @@ def _held_keys(account_id: int, batch: list[_Row]) -> dict[str, str]:
             wanted.add(row.message_id)
     if not wanted:
         return {}
-    batch_pks = [row.pk for row in batch]
+    batch_pks = [row.pk for row in batch if row.pk is not None]
     held: dict[str, str] = {}
     found = (
         Message.objects.filter(account_id=account_id, message_id__in=wanted)
@@ -121,14 +122,15 @@ def _held_keys(account_id: int, batch: list[_Row]) -> dict[str, str]:
 
 
 def _subject_matches(account_id: int, orphans: list[_Row]) -> dict[int, str]:
-    """pk -> key of an earlier message with the same normalised subject in the window."""
-    wanted = {row.pk: normalize_subject(row.subject) for row in orphans}
-    wanted = {pk: subject for pk, subject in wanted.items() if subject}
-    dated = [row for row in orphans if row.pk in wanted and row.date is not None]
+    """Position in `orphans` -> key of an earlier message with the same normalised
+    subject in the window."""
+    wanted = {at: normalize_subject(row.subject) for at, row in enumerate(orphans)}
+    wanted = {at: subject for at, subject in wanted.items() if subject}
+    dated = [(at, orphans[at]) for at in wanted if orphans[at].date is not None]
     if not dated:
         return {}
-    dates = [row.date for row in dated if row.date is not None]
-    conditions = reduce(or_, (Q(subject__icontains=wanted[row.pk]) for row in dated))
+    dates = [row.date for _at, row in dated if row.date is not None]
+    conditions = reduce(or_, (Q(subject__icontains=wanted[at]) for at, _row in dated))
     candidates = (
         Message.objects.filter(
             conditions,
@@ -137,7 +139,7 @@ def _subject_matches(account_id: int, orphans: list[_Row]) -> dict[int, str]:
             date__lte=max(dates),
         )
         .exclude(thread_key="")
-        .exclude(pk__in=[row.pk for row in dated])
+        .exclude(pk__in=[row.pk for _at, row in dated if row.pk is not None])
         .order_by("date", "pk")
         .values_list("subject", "date", "thread_key")
     )
@@ -147,11 +149,11 @@ def _subject_matches(account_id: int, orphans: list[_Row]) -> dict[int, str]:
             continue
         by_subject.setdefault(normalize_subject(subject), []).append((date, key))
     matches: dict[int, str] = {}
-    for row in dated:
+    for at, row in dated:
         assert row.date is not None
-        for date, key in by_subject.get(wanted[row.pk], []):
+        for date, key in by_subject.get(wanted[at], []):
             if row.date - SUBJECT_WINDOW <= date <= row.date:
-                matches[row.pk] = key
+                matches[at] = key
                 break
     return matches
 
@@ -178,9 +180,9 @@ def assign_thread_keys(account_id: int, message_ids: Iterable[int] | None = None
     return written
 
 
-def _assign(account_id: int, batch: list[_Row]) -> int:
-    if not batch:
-        return 0
+def _choose_keys(account_id: int, batch: list[_Row]) -> dict[str, str]:
+    """Set each row's key (a row to be inserted without a Message-ID keeps "": its key
+    needs its id); return the renames of stored threads this batch joins."""
     held = _held_keys(account_id, batch)
     # Inside the batch, earlier messages (by date) are known to later ones as we go.
     known: dict[str, str] = dict(held)
@@ -197,17 +199,15 @@ def _assign(account_id: int, batch: list[_Row]) -> int:
                 key = key_for_root(row.message_id)
                 if is_reply_subject(row.subject):
                     orphans.append(row)
-            else:
+            elif row.pk is not None:
                 key = _local_key(row.pk)
         row.key = key
         if row.message_id:
             known.setdefault(row.message_id, key)
 
     if orphans:
-        for pk, key in _subject_matches(account_id, orphans[:MAX_SUBJECT_ORPHANS]).items():
-            for row in batch:
-                if row.pk == pk:
-                    row.key = key
+        for at, key in _subject_matches(account_id, orphans[:MAX_SUBJECT_ORPHANS]).items():
+            orphans[at].key = key
 
     # A message whose key is not sha1(its own id) may be the parent earlier arrivals
     # took for a root: their key moves to this message's key.
@@ -220,8 +220,13 @@ def _assign(account_id: int, batch: list[_Row]) -> int:
     for row in batch:
         row.key = _resolve(renames, row.key)
     renames = {old: _resolve(renames, new) for old, new in renames.items()}
-    renames = {old: new for old, new in renames.items() if old != new}
+    return {old: new for old, new in renames.items() if old != new}
 
+
+def _assign(account_id: int, batch: list[_Row]) -> int:
+    if not batch:
+        return 0
+    renames = _choose_keys(account_id, batch)
     with transaction.atomic():
         # One prepared UPDATE run per row (executemany): bulk_update and a CASE per
         # rename compile an expression per row, ~100 us each, most of a headers batch's
@@ -231,37 +236,62 @@ def _assign(account_id: int, batch: list[_Row]) -> int:
             cursor.executemany(
                 f"UPDATE {quote(table)} SET thread_key = %s WHERE id = %s",  # noqa: S608
                 [(row.key, row.pk) for row in batch])
-        rekeyed = 0
-        if renames and not set(renames.values()) & set(renames):
-            # No key is both renamed and a rename's target, so renames applied in
-            # chunks end where one CASE over all of them would. The rows are found
-            # through the thread_key index: for "account_id = ? AND thread_key IN
-            # (...)" SQLite's planner takes the account index and scans the whole
-            # account (seconds per batch in a big first sync, profiled).
-            olds = list(renames)
-            for start in range(0, len(olds), UPDATE_BATCH):
-                chunk = olds[start:start + UPDATE_BATCH]
-                cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
-                marks = ", ".join(["%s"] * len(chunk))
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"UPDATE {quote(table)} SET thread_key = CASE thread_key {cases} "  # noqa: S608
-                        f"ELSE thread_key END WHERE id IN (SELECT id FROM {quote(table)} "
-                        f"WHERE thread_key IN ({marks})) AND account_id = %s",
-                        [v for old in chunk for v in (old, renames[old])] + chunk
-                        + [account_id])
-                    rekeyed += max(cursor.rowcount, 0)
-        elif renames:
-            rekeyed = (
-                Message.objects.filter(account_id=account_id, thread_key__in=list(renames))
-                .update(
-                    thread_key=Case(
-                        *(When(thread_key=old, then=Value(new)) for old, new in renames.items()),
-                        default=F("thread_key"),
-                    )
+        rekeyed = apply_renames(account_id, renames)
+    return len(batch) + rekeyed
+
+
+def apply_renames(account_id: int, renames: dict[str, str]) -> int:
+    """Move stored rows from each old key to its new one; returns the rows re-keyed."""
+    table, quote = Message._meta.db_table, connection.ops.quote_name
+    rekeyed = 0
+    if renames and not set(renames.values()) & set(renames):
+        # No key is both renamed and a rename's target, so renames applied in
+        # chunks end where one CASE over all of them would. The rows are found
+        # through the thread_key index: for "account_id = ? AND thread_key IN
+        # (...)" SQLite's planner takes the account index and scans the whole
+        # account (seconds per batch in a big first sync, profiled).
+        olds = list(renames)
+        for start in range(0, len(olds), UPDATE_BATCH):
+            chunk = olds[start:start + UPDATE_BATCH]
+            cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+            marks = ", ".join(["%s"] * len(chunk))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {quote(table)} SET thread_key = CASE thread_key {cases} "  # noqa: S608
+                    f"ELSE thread_key END WHERE id IN (SELECT id FROM {quote(table)} "
+                    f"WHERE thread_key IN ({marks})) AND account_id = %s",
+                    [v for old in chunk for v in (old, renames[old])] + chunk
+                    + [account_id])
+                rekeyed += max(cursor.rowcount, 0)
+    elif renames:
+        rekeyed = (
+            Message.objects.filter(account_id=account_id, thread_key__in=list(renames))
+            .update(
+                thread_key=Case(
+                    *(When(thread_key=old, then=Value(new)) for old, new in renames.items()),
+                    default=F("thread_key"),
                 )
             )
-    return len(batch) + rekeyed
+        )
+    return rekeyed
+
+
+def keys_before_insert(account_id: int, rows: Sequence[Mapping[str, Any]]
+                       ) -> tuple[list[str], dict[str, str]]:
+    """Thread keys for rows about to be inserted (their envelope fields: message_id,
+    in_reply_to, references, subject, date), in the rows' order, and the renames of
+    stored threads they join, for apply_renames after the insert.
+
+    The IMAP headers phase writes the key with the row: loading the new rows back and
+    updating each was a sixth of that phase (py-spy). A row without a Message-ID gets
+    "" (its key is made from its id): assign_thread_keys keys it after the insert.
+    """
+    batch = [_Row(None, row["message_id"], row["in_reply_to"], row["references"].split(),
+                  row["subject"], row["date"]) for row in rows]
+    # Oldest first, as _load gives them (undated rows first, as SQLite sorts NULLs).
+    ordered = sorted(batch, key=lambda row: (1, row.date) if row.date else (0, 0))
+    renames = _choose_keys(account_id, ordered) if batch else {}
+    return [row.key for row in batch], renames
 
 
 def assign_thread_keys_for_batch(account_id: int, message_ids: Sequence[int]) -> int:

@@ -138,6 +138,7 @@ class Workers:
     def __init__(self) -> None:
         self._inline = _Inline()
         self._pool: ProcessPoolExecutor | None = None
+        self._warm: Future[int] | None = None
 
     @property
     def started(self) -> bool:
@@ -167,7 +168,18 @@ class Workers:
             )
         except (OSError, AssertionError, ValueError):
             return self._inline
+        # Done once the first worker is up (see ready_for).
+        self._warm = self._pool.submit(os.getpid)
         return self._pool
+
+    def ready_for(self, count: int) -> Executor:
+        """for_work's executor, but inline until a worker process is up: a worker's
+        start-up (~0.5 s of imports) would otherwise stall the caller's first batches,
+        which the engine can parse itself meanwhile."""
+        executor = self.for_work(count)
+        if executor is self._pool and self._warm is not None and not self._warm.done():
+            return self._inline
+        return executor
 
     def close(self) -> None:
         if self._pool is not None:
