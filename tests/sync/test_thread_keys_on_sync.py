@@ -6,6 +6,7 @@ from accounts.models import User
 from tests.conftest import make_account
 from tests.servers.dovecot import DovecotServer
 from webmail.mail.models import Message
+from webmail.mail.threading import key_for_root
 from webmail.sync.engine import sync_account
 
 FIRST = b"Message-ID: <root@t>\r\nFrom: a@x.test\r\nSubject: Plan\r\n\r\nHi\r\n"
@@ -41,3 +42,20 @@ def test_pop3_sync_threads_a_reply_with_its_parent(
     sync_account(account.pk)
     keys = _keys(account.pk)
     assert keys["root@t"] and keys["root@t"] == keys["r1@t"] != keys["other@t"]
+
+
+def test_a_late_parent_and_a_message_without_id_in_later_pop3_fetches(
+    alice: User, dovecot_user: str, running_dovecot: DovecotServer
+) -> None:
+    running_dovecot.deliver(dovecot_user, REPLY)
+    account = make_account(alice, password=running_dovecot.users["alice"], protocol="pop3",
+                           incoming_port=running_dovecot.ports.pop3)
+    sync_account(account.pk)
+    # The parent comes later and answers a grandparent never seen: its child moves along.
+    running_dovecot.deliver(dovecot_user, FIRST.replace(
+        b"Subject: Plan", b"References: <grand@t>\r\nSubject: Plan"))
+    running_dovecot.deliver(dovecot_user, b"From: d@x.test\r\nSubject: No id\r\n\r\nx\r\n")
+    sync_account(account.pk)
+    keys = _keys(account.pk)
+    assert keys["root@t"] == keys["r1@t"] == key_for_root("grand@t")
+    assert keys[""] and keys[""] != keys["root@t"]

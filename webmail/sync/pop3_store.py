@@ -16,7 +16,11 @@ from accounts.models import MailAccount
 from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields
 from webmail.mail.models import Attachment, Folder, Message, Pop3Uidl
 from webmail.mail.search_batch import search_index_in_bulk
-from webmail.mail.threading import assign_thread_keys_for_batch
+from webmail.mail.threading import (
+    apply_renames,
+    assign_thread_keys_for_batch,
+    keys_before_insert,
+)
 from webmail.parsing.mime import ParsedMessage
 from webmail.sync.imap_prepare import Prepared
 from webmail.sync.imap_prepare import prepare as prepare_raw
@@ -75,18 +79,24 @@ def store_batch(
             return 0
         received_at = now()
         put_blobs([item.prepared for item in fresh])
+        envelopes = [envelope_fields(item.parsed, size=item.size) for item in fresh]
+        # Thread keys chosen before the insert and written with the rows, as the IMAP
+        # headers phase does: reading the batch back to key it was 14% of the writer.
+        keys, renames = keys_before_insert(account.pk, envelopes)
         messages = [
             Message(
                 account=account,
                 folder=inbox,
                 internal_date=received_at,
                 blob_id=item.prepared.sha256,
-                **envelope_fields(item.parsed, size=item.size),
+                thread_key=key,
+                **envelope,
                 **body_fields(item.parsed),
             )
-            for item in fresh
+            for item, envelope, key in zip(fresh, envelopes, keys, strict=True)
         ]
         Message.objects.bulk_create(messages)
+        apply_renames(account.pk, renames)
         index_ids.extend(int(m.pk) for m in messages)
         attachments: list[Attachment] = []
         for message, item in zip(messages, fresh, strict=True):
@@ -102,7 +112,8 @@ def store_batch(
             )
             for message, item in zip(messages, fresh, strict=True)
         )
-        assign_thread_keys_for_batch(account.pk, [m.pk for m in messages])
+        # Rows without a Message-ID: their keys are made from their ids.
+        assign_thread_keys_for_batch(account.pk, [m.pk for m in messages if not m.thread_key])
         Folder.objects.filter(pk=inbox.pk).update(
             total_count=F("total_count") + len(fresh),
             unread_count=F("unread_count") + len(fresh),
