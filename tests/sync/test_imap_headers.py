@@ -83,14 +83,19 @@ def test_header_items_keep_folds_and_cap_long_values() -> None:
     assert len(items[1][1]) == 16_384
 
 
+def inbox_of(owner: User) -> Folder:
+    account = MailAccount.objects.create(
+        owner=owner, email="alice@x.test", protocol="imap", incoming_host="mail.x.test",
+        incoming_port=993, incoming_username="alice")
+    return Folder.objects.create(account=account, name="INBOX", uidvalidity=7)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_header_rows_are_searchable_once_indexed_and_inserting_twice_changes_nothing(
     alice: User,
 ) -> None:
-    account = MailAccount.objects.create(
-        owner=alice, email="alice@x.test", protocol="imap", incoming_host="mail.x.test",
-        incoming_port=993, incoming_username="alice")
-    folder = Folder.objects.create(account=account, name="INBOX", uidvalidity=7)
+    folder = inbox_of(alice)
+    account = folder.account
     headers = [f"Subject: Quarterly Straße report {n}\r\nFrom: Bob <bob@x.test>\r\n"
                f"Message-ID: <q{n}@x.test>\r\n\r\n".encode() for n in range(3)]
     records = [HeaderRecord(uid=n + 1, flags=frozenset({"\\Seen"}), size=100,
@@ -121,10 +126,8 @@ def test_header_rows_are_searchable_once_indexed_and_inserting_twice_changes_not
 def test_header_rows_are_prepared_as_django_prepares_them(alice: User) -> None:
     from webmail.sync.imap_headers import _Insert
 
-    account = MailAccount.objects.create(
-        owner=alice, email="alice@x.test", protocol="imap", incoming_host="mail.x.test",
-        incoming_port=993, incoming_username="alice")
-    folder = Folder.objects.create(account=account, name="INBOX", uidvalidity=7)
+    folder = inbox_of(alice)
+    account = folder.account
     values = []
     for uid, raw in enumerate(generate_mailbox(40, seed=3), start=1):
         parsed = parse_envelope(envelope_block(raw), WHEN)
@@ -148,10 +151,8 @@ def test_header_rows_are_prepared_as_django_prepares_them(alice: User) -> None:
 def test_header_rows_arrive_threaded_and_a_late_parent_joins_its_children(alice: User) -> None:
     from webmail.mail.threading import key_for_root, keys_before_insert
 
-    account = MailAccount.objects.create(
-        owner=alice, email="alice@x.test", protocol="imap", incoming_host="mail.x.test",
-        incoming_port=993, incoming_username="alice")
-    folder = Folder.objects.create(account=account, name="INBOX", uidvalidity=7)
+    folder = inbox_of(alice)
+    account = folder.account
     uids = iter(range(1, 100))
 
     def insert(*headers: str) -> None:
