@@ -198,38 +198,3 @@ def test_sync_account_json_reports_messages_bytes_phases_and_errors(
     account.refresh_from_db()
     assert account.sync_status == "ok"
     assert "quota" in account.sync_progress
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_header_stream_cut_twice_goes_on_from_the_rows_it_inserted(
-    alice: User, dovecot_user: str, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from webmail.sync import imap as imap_engine
-
-    monkeypatch.setattr(imap_engine, "HEADER_BATCH", 50)
-    dovecot.deliver_many("alice", many_messages(1000, size=300))
-    attempts: list[int] = []
-
-    def cutting_client(account: MailAccount) -> ImapClient:
-        client = imap_client_for(account)
-        fetch = client.fetch_headers
-
-        def fetch_then_cut(uids: list[int], **kwargs: object) -> Iterator[object]:
-            attempts.append(len(uids))
-            for count, record in enumerate(fetch(uids, **kwargs)):  # type: ignore[arg-type]
-                # The first two attempts are cut (what the socket's buffer holds still
-                # comes through).
-                if count == 20 and len(attempts) <= 2:
-                    client._c.socket().shutdown(socket.SHUT_RDWR)
-                yield record
-
-        client.fetch_headers = fetch_then_cut  # type: ignore[method-assign,assignment]
-        return client
-
-    account = imap_account(alice, dovecot)
-    stats = run_sync(account, cutting_client)
-    # Each attempt asks only for what is not inserted yet.
-    assert attempts[0] == 1000 and attempts[1] < 1000
-    assert attempts == sorted(attempts, reverse=True) and attempts[-1] < attempts[1]
-    assert sum("Retrying on a new connection" in note for note in stats.notes) >= 2
-    assert_store_equals_server(account, dovecot)

@@ -175,61 +175,40 @@ def sync_folder_headers(session: Session, folder: Folder, stats: SyncStats,
 
 def _new_headers(session: Session, folder: Folder, uidvalidity: int, fresh: list[int],
                  stats: SyncStats, progress: Progress) -> None:
-    """New messages' envelopes, in the given order (newest first) a FETCH command of
-    UIDS_PER_COMMAND at a time, inserted HEADER_BATCH to a transaction (idempotent).
+    """New messages' envelopes, HEADER_BATCH at a time in the given order (newest
+    first), each batch inserted in its own transaction (idempotent).
 
-    One stream for the folder: while a batch is inserted, Dovecot goes on writing the
-    command's next responses into the socket, and with a parsing pool (enough new
-    messages and a second CPU) the next batch's envelopes are parsed in a worker. A
-    connection lost mid-stream is retried from the UIDs not inserted yet, as long as
-    each attempt gets further.
+    Only the envelope's header fields are fetched and parsed (webmail.parsing.envelope).
+    With a parsing pool (enough new messages and a second CPU), batch k+1 is fetched and
+    its envelopes parsed in a worker while batch k is inserted here: the parse was a
+    third of the phase, and the inserts and thread keys keep this process busy.
     """
-    done: set[int] = set()
-    while True:
-        before = len(done)
-        try:
-            session.run("FETCH headers", partial(_stream_headers, session, folder,
-                                                 uidvalidity, fresh, done, stats, progress))
-            return
-        except ConnectionLost:
-            if len(done) == before:
-                raise
-
-
-def _stream_headers(session: Session, folder: Folder, uidvalidity: int, fresh: list[int],
-                    done: set[int], stats: SyncStats, progress: Progress,
-                    client: ImapClient) -> None:
-    session.ensure_selected(folder)
-    uids = [uid for uid in fresh if uid not in done]
-    executor_for = session.workers.ready_for
     waiting: tuple[list[HeaderRecord], Future[list[ParsedMessage]]] | None = None
-    batch: list[HeaderRecord] = []
-
-    def hand_over(records: list[HeaderRecord]) -> None:
-        nonlocal waiting
-        parsing = executor_for(len(uids)).submit(
+    for start in range(0, len(fresh), HEADER_BATCH):
+        batch = fresh[start:start + HEADER_BATCH]
+        records = session.run("FETCH headers", partial(_fetch_headers, session, folder,
+                                                       batch, stats))
+        parsing = session.workers.ready_for(len(fresh) - start).submit(
             parse_envelopes, [(r.header_bytes, r.internal_date) for r in records])
         if waiting is not None:
-            _insert_headers(session, folder, uidvalidity, *waiting, progress, done)
+            _insert_headers(session, folder, uidvalidity, *waiting, progress)
         waiting = (records, parsing)
-
-    for record in client.fetch_headers(uids, fields=ENVELOPE_HEADERS):
-        stats.bytes_fetched += len(record.header_bytes)
-        batch.append(record)
-        if len(batch) == HEADER_BATCH:
-            hand_over(batch)
-            batch = []
-    if batch:
-        hand_over(batch)
     if waiting is not None:
-        _insert_headers(session, folder, uidvalidity, *waiting, progress, done)
+        _insert_headers(session, folder, uidvalidity, *waiting, progress)
+
+
+def _fetch_headers(session: Session, folder: Folder, uids: list[int], stats: SyncStats,
+                   client: ImapClient) -> list[HeaderRecord]:
+    session.ensure_selected(folder)
+    records = list(client.fetch_headers(uids, fields=ENVELOPE_HEADERS))
+    stats.bytes_fetched += sum(len(r.header_bytes) for r in records)
+    return records
 
 
 def _insert_headers(session: Session, folder: Folder, uidvalidity: int,
                     records: list[HeaderRecord], parsing: Future[list[ParsedMessage]],
-                    progress: Progress, done: set[int]) -> None:
+                    progress: Progress) -> None:
     count = insert_header_rows(session.account, folder, uidvalidity, records, parsing.result())
-    done.update(record.uid for record in records)
     store.refresh_counts(folder)
     progress.advance(folder, count)
     session.renew()
