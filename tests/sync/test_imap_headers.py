@@ -17,15 +17,11 @@ from bench.generator import generate_mailbox
 from webmail.mail.ingest import envelope_fields
 from webmail.mail.models import Folder, Message
 from webmail.mail.search_batch import index_missing_header_rows
+from webmail.parsing.envelope import ENVELOPE_HEADERS, header_items, parse_envelope
 from webmail.parsing.mime import parse_message
 from webmail.protocols.imap import HeaderRecord
 from webmail.search.service import search_messages
-from webmail.sync.imap_headers import (
-    ENVELOPE_HEADERS,
-    header_items,
-    insert_header_rows,
-    parse_envelope,
-)
+from webmail.sync.imap_headers import insert_header_rows
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -29,6 +29,8 @@ from webmail.search import schema
 _TRIGGERS = ("search_fts_insert", "search_fts_update")
 # SQLite's default limit on bound variables is 32,766; ids go in chunks well below it.
 _CHUNK = 500
+# Header-only rows indexed per transaction by index_missing_header_rows.
+_CATCH_UP_ROWS = 1000
 
 
 def _create_statements() -> dict[str, str]:
@@ -96,7 +98,7 @@ def index_missing_header_rows(folder_ids: Sequence[int]) -> int:
             "AND NOT EXISTS (SELECT 1 FROM search_fts AS f WHERE f.rowid = m.id) "
             "ORDER BY m.id", [*folder_ids, "headers"])
         missing = [row_id for (row_id,) in cursor.fetchall()]
-    for start in range(0, len(missing), 2 * _CHUNK):
+    for start in range(0, len(missing), _CATCH_UP_ROWS):
         with search_index_in_bulk() as indexed:
-            indexed.extend(missing[start:start + 2 * _CHUNK])
+            indexed.extend(missing[start:start + _CATCH_UP_ROWS])
     return len(missing)

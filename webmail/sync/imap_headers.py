@@ -24,7 +24,6 @@ from webmail.mail.ingest import envelope_fields
 from webmail.mail.models import BodyState, Folder, Message
 from webmail.mail.search_batch import search_index_in_bulk
 from webmail.mail.threading import apply_renames, assign_thread_keys, keys_before_insert
-from webmail.parsing.envelope import ENVELOPE_HEADERS, header_items, parse_envelope
 from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.imap import HeaderRecord
 from webmail.sync.imap_store import flag_columns
@@ -115,11 +114,10 @@ def insert_header_rows(account: MailAccount, folder: Folder, uidvalidity: int,
     if not values:
         return 0
     insert = _Insert()
-    # On SQLite the rows go in without their search index (the per-row trigger is
-    # dropped for the batch): the list shows sooner, and the engine indexes them in
-    # bulk once every folder's list is in (search_batch.index_missing_header_rows).
-    # Measured on 5,000 generated header rows: 0.64-0.90 s of CPU with the trigger,
-    # 0.23-0.26 s in bulk.
+    # On SQLite the rows go in without their search index (search_index_in_bulk drops
+    # the per-row trigger for the batch and is given no ids): the list shows sooner, and
+    # the engine indexes them in bulk once every folder's list is in
+    # (search_batch.index_missing_header_rows).
     keys, renames = keys_before_insert(account.pk, values)
     for fields, key in zip(values, keys, strict=True):
         fields["thread_key"] = key
@@ -130,6 +128,3 @@ def insert_header_rows(account: MailAccount, folder: Folder, uidvalidity: int,
         if "" in keys:  # rows without a Message-ID: their keys need their ids
             assign_thread_keys(account.pk)
     return len(values)
-
-
-__all__ = ["ENVELOPE_HEADERS", "header_items", "insert_header_rows", "parse_envelope"]
