@@ -2,7 +2,7 @@
 
 The search triggers (webmail/search/schema.py) index every written mail_message row.
 On SQLite, a sync batch's UPDATE ran the FTS5 update trigger per row, a delete and an
-insert of trigram rows interleaved, which took ~5 ms a message: about half of a first
+insert of index rows interleaved, which took ~5 ms a message: about half of a first
 sync's bodies phase (profiled with py-spy and cProfile, bench/README.md). The same rows
 indexed with one DELETE and one INSERT ... SELECT in rowid order take ~2 ms a message.
 
@@ -82,7 +82,7 @@ def index_missing_header_rows(folder_ids: Sequence[int]) -> int:
     """Index the header-only rows of these folders that the SQLite index lacks.
 
     The IMAP headers phase writes its rows without indexing them, so the message list
-    is there sooner (~0.5 s of 10,000 envelopes' trigram inserts off its path), and
+    is there sooner (~0.5 s of 10,000 envelopes' index inserts off its path, trigram index), and
     calls this once the list is in: search finds those messages by subject and sender
     a moment later, before their bodies arrive. Idempotent: a sync killed between the
     two finds the rows here on its next run. One transaction per chunk, so other

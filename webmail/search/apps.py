@@ -1,6 +1,18 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+
+def _register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
+    # The SQLite index's triggers call search_cjk_spaced(): every connection that can
+    # write mail_message needs it.
+    if connection.vendor == "sqlite":
+        from webmail.search import cjk
+
+        cjk.register(connection.connection)
 
 
 class SearchConfig(AppConfig):
@@ -8,3 +20,7 @@ class SearchConfig(AppConfig):
     name = "webmail.search"
     label = "search"
     verbose_name = "Search"
+
+    def ready(self) -> None:
+        connection_created.connect(_register_sqlite_functions,
+                                   dispatch_uid="search_sqlite_functions")

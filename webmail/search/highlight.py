@@ -41,9 +41,9 @@ def from_markers(text: str) -> SafeString:
 def highlight(text: str, needles: Sequence[str], *, width: int = SNIPPET_CHARS,
               word_starts: Sequence[str] = ()) -> SafeString:
     """A window of `text` around the first match, matches marked. `needles` match as
-    case-insensitive substrings (as SQLite's trigram index matches); `word_starts` only
-    at the start of a word, and mark the whole word (a stemmed word's forms: "meet"
-    marks "meetings", as PostgreSQL's stemming matched them)."""
+    case-insensitive substrings (CJK text, which has no word boundaries); `word_starts`
+    only at the start of a word, and mark the whole word (a stemmed word's forms: "meet"
+    marks "meetings", as both backends' stemming matched them)."""
     alternatives = [(len(n), re.escape(n)) for n in {n for n in needles if n.strip()}]
     alternatives += [(len(w), rf"\b{re.escape(w)}\w*")
                      for w in {w for w in word_starts if w.strip()}]

@@ -21,9 +21,14 @@ PostgreSQL (per message a row in search_document, GIN-indexed):
            holding that pair rather than of all that hold both words (27,000 of
            100,000 in bench/search.py, for 292 matches). About doubles the vector.
 
-SQLite: an FTS5 table with the trigram tokenizer: every term is a substring match, so
-German compound parts and Japanese substrings are found; terms under three characters
-fall back to LIKE over the same table.
+SQLite: an FTS5 table with the tokenizer 'porter unicode61 remove_diacritics 0': words
+in lower case and stemmed in English ("meeting" finds "meetings"), accents kept ("Größe"
+is not "Große"), like PostgreSQL's 'english' words; `word*` is a prefix
+("Rechtsschutz*" finds the compound). CJK characters are spaced apart by the
+search_cjk_spaced() SQL function (cjk.py, registered on every connection by apps.py),
+so a CJK query is a phrase of characters and finds any substring, as PostgreSQL's
+bigrams do. A trigram tokenizer (substrings everywhere) was used before: its insert cost
+5-8x a word tokenizer's, the largest part of a first sync's CPU (bench/README.md).
 """
 
 from __future__ import annotations
@@ -185,6 +190,9 @@ POSTGRES_INDEX_ROWS = (
 )
 
 
+EMPTY = "''"
+
+
 def _sqlite_json(row: str, column: str) -> str:
     """Text of a JSON list column: [[name, address], ...] pairs or plain strings."""
     return (f"coalesce((SELECT group_concat(CASE e.type WHEN 'array' THEN "
@@ -193,28 +201,34 @@ def _sqlite_json(row: str, column: str) -> str:
             f"{row}.\"{column}\" ELSE '[]' END) AS e), '')")
 
 
+def _spaced(expression: str) -> str:
+    return f"search_cjk_spaced({expression})"
+
+
 def sqlite_values(row: str) -> str:
     """subject, people, body expressions over a mail_message row (`new` or a table)."""
     people = (f"coalesce({row}.from_name, '') || ' ' || coalesce({row}.from_address, '') "
               f"|| ' ' || {_sqlite_json(row, 'to')} || ' ' || {_sqlite_json(row, 'cc')}")
     body = (f"coalesce({row}.search_text, '') || ' ' || "
             f"{_sqlite_json(row, 'attachment_names')}")
-    return f"coalesce({row}.subject, ''), {people}, {body}"
+    return (f"{_spaced(f'coalesce({row}.subject, {EMPTY})')}, {_spaced(people)}, "
+            f"{_spaced(body)}")
 
 
 _SQLITE_CHANGED = " OR ".join(f'old."{c}" IS NOT new."{c}"' for c in WATCHED)
 # FTS5 merges its segments as it inserts: by default a level of 4 segments is merged
-# and a level of 16 must be. The trigram index of a first sync is most of the sync's
-# writing (py-spy: 70% of the writer thread, which is the slowest stage), and merging
-# less often took 25-40% off that insert work (3,000-6,000 bodies of ~3.5 KB, batches
-# of 500, CPU time) without slower queries; `optimize_index` merges it all when asked.
+# and a level of 16 must be. The index of a first sync is a large part of the sync's
+# writing, and merging less often took 25-40% off that insert work (trigram index,
+# 3,000-6,000 bodies of ~3.5 KB, batches of 500, CPU time) without slower queries;
+# `optimize_index` merges it all when asked.
 SQLITE_MERGE_SETTINGS = [
     "INSERT INTO search_fts (search_fts, rank) VALUES ('automerge', 8)",
     "INSERT INTO search_fts (search_fts, rank) VALUES ('crisismerge', 32)",
 ]
+SQLITE_TOKENIZER = "porter unicode61 remove_diacritics 0"
 SQLITE_INSTALL = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
-    "subject, people, body, tokenize = 'trigram')",
+    f"subject, people, body, tokenize = '{SQLITE_TOKENIZER}')",
     *SQLITE_MERGE_SETTINGS,
     "DROP TRIGGER IF EXISTS search_fts_insert",
     "CREATE TRIGGER search_fts_insert AFTER INSERT ON mail_message BEGIN "

@@ -1,13 +1,15 @@
-"""SQLite: the FTS5 table search_fts (trigram tokenizer), bm25 with column weights.
+"""SQLite: the FTS5 table search_fts (words, stemmed; schema.py), bm25 with column weights.
 
-Trigrams make every term a case-insensitive substring match: "versicherung" finds
-"Rechtsschutzversicherungsgesellschaften" and 予定 finds 会議の予定. Terms are always
-quoted before MATCH (FTS5 query syntax would otherwise reject `c++ (draft`); a term
-shorter than three characters has no trigram and falls back to LIKE over the table.
+Each term is one quoted FTS5 phrase (FTS5 query syntax would otherwise reject
+`c++ (draft`), tokenized by the index's own tokenizer: folded case and accents, English
+stems, `word*` a prefix; accents are kept. CJK characters are spaced apart as the index spaces them
+(cjk.py), so 予定 is the phrase "予 定" and finds 会議の予定. A term with no word in it
+("@", "%_%") matches nothing, as on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,64 +19,80 @@ from django.db.models.expressions import RawSQL
 from django.utils.safestring import SafeString
 
 from webmail.mail.models import Folder, FolderRole, Message
+from webmail.search import cjk
 from webmail.search.highlight import body_of, highlight
 from webmail.search.query import Text
+from webmail.search.schema import CJK_CLASS
 
-MIN_TRIGRAM = 3
 # Ranking: FTS5's bm25 formula with column weights subject, people, body, computed here
 # over the candidates (see newest_ranked).
 COLUMN_WEIGHTS = (10.0, 4.0, 1.0)
 BM25_K1, BM25_B = 1.2, 0.75
+_CJK_RUN = re.compile(f"({CJK_CLASS}+)")
+_SUFFIXES = ("ings", "ing", "ies", "ied", "es", "ed", "s")
 
 
 def quoted(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def _like(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _needle(term: Text) -> str:
     return " ".join(term.value.split())
 
 
-def _short(term: Text) -> bool:
-    return len(_needle(term)) < MIN_TRIGRAM
+def fts_phrase(term: Text) -> str:
+    """The term as one FTS5 phrase (a prefix phrase for `word*`)."""
+    phrase = quoted(cjk.spaced(_needle(term)) or "")
+    return f"{phrase} *" if term.prefix else phrase
 
 
-def _like_ids(term: Text) -> RawSQL:
-    pattern = _like(_needle(term))
-    sql = ("SELECT rowid FROM search_fts WHERE subject LIKE %s ESCAPE '\\' "
-           "OR people LIKE %s ESCAPE '\\' OR body LIKE %s ESCAPE '\\'")
-    return RawSQL(sql, (pattern, pattern, pattern))  # noqa: S611  (parameterised)
+def _expression(terms: Sequence[Text]) -> str:
+    return " AND ".join(fts_phrase(t) for t in terms)
+
+
+def _fold(text: str) -> str:
+    """Lower case, as the index folds (accents kept)."""
+    return text.lower()
+
+
+def word_start(word: str) -> str:
+    """The start every form of an English word shares, about its Porter stem
+    ("meetings", "meets" -> "meet"): the snippet marks and the ranking count words
+    beginning with it, as the index matched them."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[:-len(suffix)]
+    return word
+
+
+def _words_and_cjk(terms: Sequence[Text]) -> tuple[list[str], list[str]]:
+    words: list[str] = []
+    runs: list[str] = []
+    for term in terms:
+        for i, piece in enumerate(_CJK_RUN.split(term.value)):
+            if i % 2:
+                runs.append(piece)  # no word boundaries in CJK: a substring
+            else:
+                words.extend(piece.split())
+    return words, runs
 
 
 class SqliteBackend:
     def text_q(self, term: Text) -> Q:
-        if _short(term):
-            return Q(id__in=_like_ids(term))
         return Q(id__in=RawSQL("SELECT rowid FROM search_fts WHERE search_fts MATCH %s",
-                               (quoted(_needle(term)),)))
+                               (fts_phrase(term),)))
 
     def match(self, messages: QuerySet[Message], terms: Sequence[Text], *,
               people: Sequence[str] = ()) -> QuerySet[Message]:
-        long_terms = [t for t in terms if not _short(t) and _needle(t)]
-        for term in terms:
-            if _short(term) and _needle(term):
-                messages = messages.filter(id__in=_like_ids(term))
-        if not long_terms:
+        # `people` (from:, to:, cc:) are substrings of a name or an address, which words
+        # cannot narrow the lookup to: the filter on `messages` applies them.
+        terms = [t for t in terms if _needle(t)]
+        if not terms:
             return messages
-        expression = " AND ".join(quoted(_needle(t)) for t in long_terms)
-        # from:bob with a common word: the people column (from, to, cc) holds every
-        # from: match, so ANDing it lets FTS5 skip through the word's long doclist.
-        narrow = [f"people : {quoted(p)}" for p in people if len(p) >= MIN_TRIGRAM]
-        expression = " AND ".join([expression, *narrow])
         return messages.extra(  # noqa: S610  (parameterised; FTS5 needs the table joined)
             tables=["search_fts"],
             where=["search_fts.rowid = mail_message.id", "search_fts MATCH %s"],
-            params=[expression],
+            params=[_expression(terms)],
         )
 
     def newest_ids(self, matched: QuerySet[Message], terms: Sequence[Text], count: int,
@@ -90,19 +108,19 @@ class SqliteBackend:
         # bm25(): bm25 first counts every row holding each phrase (its IDF), a full
         # pass over the index for a common word whatever the LIMIT (200-300 ms of a
         # 100,000-message mailbox, bench/search.py).
-        needles = [_needle(t) for t in terms if not _short(t) and _needle(t)]
-        if not needles:
+        terms = [t for t in terms if _needle(t)]
+        if not terms:
             rows = matched.order_by("-id").values_list("id", "date")[:count]
             return [(pk, 0.0, date) for pk, date in rows]
-        if account_ids is not None and not any(_short(t) for t in terms if _needle(t)):
-            candidates = self._newest_of_accounts(needles, count, account_ids)
+        if account_ids is not None:
+            candidates = self._newest_of_accounts(terms, count, account_ids)
         else:
             newest = matched.extra(order_by=["-search_fts.rowid"])  # noqa: S610
             candidates = list(newest.values_list("id", "date")[:count])
-        scores = _scores([pk for pk, _date in candidates], needles)
+        scores = _scores([pk for pk, _date in candidates], terms)
         return [(pk, scores.get(pk, 0.0), date) for pk, date in candidates]
 
-    def _newest_of_accounts(self, needles: Sequence[str], count: int,
+    def _newest_of_accounts(self, terms: Sequence[Text], count: int,
                             account_ids: list[int]) -> list[tuple[int, datetime | None]]:
         """(id, date) of the newest-stored `count` matches in these accounts, less trash
         and junk. FTS5 is forced to the outer loop (CROSS JOIN): with the owner as a
@@ -123,19 +141,20 @@ class SqliteBackend:
                "ON m.id = search_fts.rowid WHERE search_fts MATCH %s "
                f"AND m.account_id IN ({accounts}) AND m.folder_id NOT IN ({folders}) "
                "ORDER BY search_fts.rowid DESC LIMIT %s")
-        expression = " AND ".join(quoted(n) for n in needles)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [expression, *account_ids, *hidden, count])
+            cursor.execute(sql, [_expression(terms), *account_ids, *hidden, count])
             ids = [pk for (pk,) in cursor.fetchall()]
         dates = dict(Message.objects.filter(id__in=ids).values_list("id", "date")) if ids else {}
         return [(pk, dates[pk]) for pk in ids]
 
     def snippets(self, ids: Sequence[int], terms: Sequence[Text]) -> dict[int, SafeString]:
-        needles = [_needle(t) for t in terms]
         rows = Message.objects.filter(id__in=ids).values_list("id", "search_text", "snippet")
-        if not needles:
+        if not terms:
             return {pk: highlight(snippet, ()) for pk, _text, snippet in rows}
-        return {pk: highlight(body_of(text) or snippet, needles) for pk, text, snippet in rows}
+        words, runs = _words_and_cjk(terms)
+        starts = [*words, *(word_start(w.casefold()) for w in words)]
+        return {pk: highlight(body_of(text) or snippet, runs, word_starts=starts)
+                for pk, text, snippet in rows}
 
 
 def _index_first(account_ids: list[int], count: int) -> bool:
@@ -151,12 +170,12 @@ def _index_first(account_ids: list[int], count: int) -> bool:
     return theirs * theirs > count * site
 
 
-def _scores(ids: Sequence[int], needles: Sequence[str]) -> dict[int, float]:
-    """bm25 as FTS5 computes it (column weights, k1, b; lengths in characters, about
-    its trigram count), over the candidates' indexed text. Without the inverse document
-    frequency, which needs every match counted: for one term it scales every score
-    alike, so only queries of several terms rank a little differently (each term
-    counts the same rather than the rarer more)."""
+def _scores(ids: Sequence[int], terms: Sequence[Text]) -> dict[int, float]:
+    """bm25 as FTS5 computes it (column weights, k1, b; lengths in characters), over the
+    candidates' indexed text, each term counted where a word starts with its stem (CJK:
+    as a substring). Without the inverse document frequency, which needs every match
+    counted: for one term it scales every score alike, so only queries of several terms
+    rank a little differently (each term counts the same rather than the rarer more)."""
     if not ids:
         return {}
     marks = ", ".join(["%s"] * len(ids))
@@ -166,10 +185,10 @@ def _scores(ids: Sequence[int], needles: Sequence[str]) -> dict[int, float]:
         rows = cursor.fetchall()
     if not rows:
         return {}
-    lowered = [n.lower() for n in needles]
-    columns = []
-    for pk, *texts in rows:
-        columns.append((pk, [(t or "").lower() for t in texts]))
+    words, runs = _words_and_cjk(terms)
+    patterns = [re.compile(r"\b" + re.escape(word_start(_fold(w)))) for w in words]
+    patterns += [re.compile(re.escape(cjk.spaced(r) or "")) for r in runs]
+    columns = [(pk, [_fold(t or "") for t in texts]) for pk, *texts in rows]
     average = sum(sum(len(t) for t in texts) for _pk, texts in columns) / len(columns)
     average = average or 1.0
     scores = {}
@@ -177,8 +196,9 @@ def _scores(ids: Sequence[int], needles: Sequence[str]) -> dict[int, float]:
         length = sum(len(t) for t in texts)
         norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
         score = 0.0
-        for needle in lowered:
-            freq = sum(w * t.count(needle) for w, t in zip(COLUMN_WEIGHTS, texts, strict=True))
+        for pattern in patterns:
+            freq = sum(w * len(pattern.findall(t))
+                       for w, t in zip(COLUMN_WEIGHTS, texts, strict=True))
             score += freq * (BM25_K1 + 1) / (freq + norm)
         scores[pk] = score
     return scores
