@@ -4,9 +4,9 @@ A first sync's bodies phase is a pipeline: fetch batch k+1 (the network), parse 
 worker processes), store batch k (the database). Stored from the engine's own thread,
 the store (row updates and, on SQLite, the FTS5 index: ~1.5 ms of CPU a message inside
 SQLite with the trigram index of the time) stopped the fetching for its whole length, so
-the engine's thread was the slowest stage (profiled, bench/README.md). Here the store runs in a thread of its own,
-with its own database connection: SQLite and psycopg release the GIL while they work,
-so the next batch is fetched and handed to the parsers meanwhile.
+the engine's thread was the slowest stage (profiled, bench/README.md). Here the store
+runs in a thread of its own, with its own database connection: SQLite and psycopg
+release the GIL while they work, so the next batch is fetched and handed to the parsers meanwhile.
 
 At most one write is in flight and writes run in submission order, so every batch still
 commits in one transaction, whole or not at all, in the order it did before. The caller
