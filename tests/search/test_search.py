@@ -140,6 +140,20 @@ def test_german_compound_parts_and_japanese_infixes(alice: User, box: dict[str, 
     assert found(alice, box, "haftpflicht") == set()
 
 
+@pytest.mark.parametrize(("query", "expected"), [
+    ("from:rgen Versicherung", {"german"}),  # any part of a name, with a word
+    ("from:uergen@gross Versicherung", {"german"}),
+    ("from:grosse.example Größe", {"german"}),
+    ("cc:uilder meetings", {"meetings"}),
+    ("to:builder.exam meeting", {"sent"}),
+    ("from:rgen meeting", set()),
+    ("from:Петр Привет", {"russian"}),
+])
+def test_people_operators_match_parts_of_names_beside_words(
+        alice: User, box: dict[str, Message], query: str, expected: set[str]) -> None:
+    assert found(alice, box, query) == expected
+
+
 def test_another_persons_mail_is_never_found(alice: User, bob: User,
                                              box: dict[str, Message]) -> None:
     bobs = make_account(bob, email="bob@bob.example")

@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from accounts.models import User
 from tests.conftest import make_account
 from tests.search.factories import make_folder, make_message
-from webmail.search import cjk, schema
+from webmail.search import index_text, schema
 from webmail.search.backends.sqlite import word_start
 from webmail.search.service import search_messages
 
@@ -19,10 +19,16 @@ sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's
 
 
 def test_cjk_characters_are_spaced_apart_and_other_text_is_left_alone() -> None:
-    assert cjk.spaced("会議の予定 ok") == " 会  議  の  予  定  ok"
-    assert cjk.spaced("Größe straße") == "Größe straße"
-    assert cjk.spaced(None) is None
-    assert cjk.spaced("") == ""
+    assert index_text.spaced("会議の予定 ok") == " 会  議  の  予  定  ok"
+    assert index_text.spaced("Größe straße") == "Größe straße"
+    assert index_text.spaced(None) is None
+    assert index_text.spaced("") == ""
+
+
+def test_grams_are_the_three_character_pieces_of_each_word() -> None:
+    assert index_text.grams("Berost <b.ost@x.io>") == "ber ero ros ost ost"
+    assert index_text.grams(None) is None
+    assert index_text.value_grams("Ber@xy abcd") == [["ber"], ["abc", "bcd"]]
 
 
 @pytest.mark.parametrize(("word", "start"), [

@@ -7,12 +7,12 @@ from django.db.backends.signals import connection_created
 
 
 def _register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
-    # The SQLite index's triggers call search_cjk_spaced(): every connection that can
-    # write mail_message needs it.
+    # The SQLite index's triggers call these functions: every connection that can
+    # write mail_message needs them.
     if connection.vendor == "sqlite":
-        from webmail.search import cjk
+        from webmail.search import index_text
 
-        cjk.register(connection.connection)
+        index_text.register(connection.connection)
 
 
 class SearchConfig(AppConfig):

@@ -25,9 +25,12 @@ SQLite: an FTS5 table with the tokenizer 'porter unicode61 remove_diacritics 0':
 in lower case and stemmed in English ("meeting" finds "meetings"), accents kept ("Größe"
 is not "Große"), like PostgreSQL's 'english' words; `word*` is a prefix
 ("Rechtsschutz*" finds the compound). CJK characters are spaced apart by the
-search_cjk_spaced() SQL function (cjk.py, registered on every connection by apps.py),
+search_cjk_spaced() SQL function (index_text.py, registered on every connection by
+apps.py),
 so a CJK query is a phrase of characters and finds any substring, as PostgreSQL's
-bigrams do. A trigram tokenizer (substrings everywhere) was used before: its insert cost
+bigrams do. A fourth column, grams, holds the people's three-character pieces
+(search_grams(), index_text.py): from:, to: and cc: values narrow the lookup with
+them. A trigram tokenizer (substrings everywhere) was used before: its insert cost
 5-8x a word tokenizer's, the largest part of a first sync's CPU (bench/README.md).
 """
 
@@ -205,14 +208,19 @@ def _spaced(expression: str) -> str:
     return f"search_cjk_spaced({expression})"
 
 
+def _grams(expression: str) -> str:
+    return f"search_grams({expression})"
+
+
 def sqlite_values(row: str) -> str:
-    """subject, people, body expressions over a mail_message row (`new` or a table)."""
+    """subject, people, body, grams expressions over a mail_message row (`new` or a
+    table), in FTS_COLUMNS order."""
     people = (f"coalesce({row}.from_name, '') || ' ' || coalesce({row}.from_address, '') "
               f"|| ' ' || {_sqlite_json(row, 'to')} || ' ' || {_sqlite_json(row, 'cc')}")
     body = (f"coalesce({row}.search_text, '') || ' ' || "
             f"{_sqlite_json(row, 'attachment_names')}")
     return (f"{_spaced(f'coalesce({row}.subject, {EMPTY})')}, {_spaced(people)}, "
-            f"{_spaced(body)}")
+            f"{_spaced(body)}, {_grams(people)}")
 
 
 _SQLITE_CHANGED = " OR ".join(f'old."{c}" IS NOT new."{c}"' for c in WATCHED)
@@ -225,20 +233,21 @@ SQLITE_MERGE_SETTINGS = [
     "INSERT INTO search_fts (search_fts, rank) VALUES ('automerge', 8)",
     "INSERT INTO search_fts (search_fts, rank) VALUES ('crisismerge', 32)",
 ]
+FTS_COLUMNS = "subject, people, body, grams"
 SQLITE_TOKENIZER = "porter unicode61 remove_diacritics 0"
 SQLITE_INSTALL = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
-    f"subject, people, body, tokenize = '{SQLITE_TOKENIZER}')",
+    f"{FTS_COLUMNS}, tokenize = '{SQLITE_TOKENIZER}')",
     *SQLITE_MERGE_SETTINGS,
     "DROP TRIGGER IF EXISTS search_fts_insert",
     "CREATE TRIGGER search_fts_insert AFTER INSERT ON mail_message BEGIN "
-    f"INSERT INTO search_fts (rowid, subject, people, body) VALUES (new.id, "
+    f"INSERT INTO search_fts (rowid, {FTS_COLUMNS}) VALUES (new.id, "
     f"{sqlite_values('new')}); END",
     "DROP TRIGGER IF EXISTS search_fts_update",
     f"CREATE TRIGGER search_fts_update AFTER UPDATE OF {_SQLITE_COLUMNS} ON mail_message "
     f"WHEN {_SQLITE_CHANGED} BEGIN "
     "DELETE FROM search_fts WHERE rowid = old.id; "
-    f"INSERT INTO search_fts (rowid, subject, people, body) VALUES (new.id, "
+    f"INSERT INTO search_fts (rowid, {FTS_COLUMNS}) VALUES (new.id, "
     f"{sqlite_values('new')}); END",
     "DROP TRIGGER IF EXISTS search_fts_delete",
     "CREATE TRIGGER search_fts_delete AFTER DELETE ON mail_message BEGIN "
@@ -251,7 +260,7 @@ SQLITE_UNINSTALL = [
     "DROP TABLE IF EXISTS search_fts",
 ]
 SQLITE_INDEX_ROWS = (
-    "INSERT INTO search_fts (rowid, subject, people, body) "
+    f"INSERT INTO search_fts (rowid, {FTS_COLUMNS}) "
     f"SELECT m.id, {sqlite_values('m')} FROM mail_message AS m WHERE {{where}}"
 )
 

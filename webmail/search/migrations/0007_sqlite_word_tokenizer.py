@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from webmail.search import cjk, schema
+from webmail.search import index_text, schema
 
 
 def words_not_trigrams(apps, schema_editor):  # type: ignore[no-untyped-def]
@@ -11,7 +11,7 @@ def words_not_trigrams(apps, schema_editor):  # type: ignore[no-untyped-def]
     if schema_editor.connection.vendor != "sqlite":
         return
     schema_editor.connection.ensure_connection()
-    cjk.register(schema_editor.connection.connection)  # the triggers call it
+    index_text.register(schema_editor.connection.connection)  # the triggers call them
     schema.uninstall(schema_editor, "sqlite")
     schema.install(schema_editor, "sqlite")
     schema.rebuild(schema_editor, "sqlite")
