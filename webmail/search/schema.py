@@ -26,12 +26,11 @@ in lower case and stemmed in English ("meeting" finds "meetings"), accents kept 
 is not "Große"), like PostgreSQL's 'english' words; `word*` is a prefix
 ("Rechtsschutz*" finds the compound). CJK characters are spaced apart by the
 search_cjk_spaced() SQL function (index_text.py, registered on every connection by
-apps.py),
-so a CJK query is a phrase of characters and finds any substring, as PostgreSQL's
-bigrams do. A fourth column, grams, holds the people's three-character pieces
-(search_grams(), index_text.py): from:, to: and cc: values narrow the lookup with
-them. A trigram tokenizer (substrings everywhere) was used before: its insert cost
-5-8x a word tokenizer's, the largest part of a first sync's CPU (bench/README.md).
+apps.py), so a CJK query is a phrase of characters and finds any substring, as
+PostgreSQL's bigrams do. A fourth column, grams, holds the people's three-character
+pieces (search_grams(), index_text.py): from:, to: and cc: values narrow the lookup
+with them. A trigram tokenizer (substrings everywhere) was used before: its insert
+cost 5-8x a word tokenizer's, about 15% of a first sync's CPU (bench/README.md).
 """
 
 from __future__ import annotations
