@@ -36,7 +36,7 @@ from webmail.sync import imap_store as store
 from webmail.sync.connect import imap_client_for
 from webmail.sync.folders import sync_folder_list
 from webmail.sync.imap_headers import insert_header_rows
-from webmail.sync.imap_prepare import Prepared, prepare, release_memory
+from webmail.sync.imap_prepare import Chunks, release_memory
 from webmail.sync.imap_session import LeaseLost, Progress, Session
 from webmail.sync.quota import quota_due, refresh_quota
 from webmail.sync.stats import SyncStats
@@ -299,20 +299,21 @@ def _fetch_bodies(session: Session, folder: Folder, batch: list[Row], stats: Syn
     """Fetch one batch (idempotent, so a cut connection can retry it) and start parsing."""
     session.ensure_selected(folder)
     by_uid = {int(uid): (pk, size, when) for pk, uid, size, when in batch}
-    submitted: dict[int, Future[Prepared]] = {}
+    chunks: Chunks[int] = Chunks(executor)
     received = 0
     for uid, raw in client.fetch_messages(list(by_uid), sizes={
             u: int(v[1] or 0) for u, v in by_uid.items()}):
-        submitted[by_uid[uid][0]] = executor.submit(prepare, raw, by_uid[uid][2])
+        chunks.add(by_uid[uid][0], raw, by_uid[uid][2])
         received += len(raw)
+    chunks.flush()
     stats.bytes_fetched += received
     # Expunged since the headers pass (the next sync removes them) or refused.
-    missing = [pk for pk, _size, _when in by_uid.values() if pk not in submitted]
-    return InFlight(submitted, missing)
+    missing = [pk for pk, _size, _when in by_uid.values() if pk not in chunks.keys]
+    return InFlight(chunks, missing)
 
 
 def _store_bodies(batch: InFlight, stats: SyncStats) -> int:
-    items = [(pk, future.result()) for pk, future in batch.submitted.items()]
+    items = list(batch.chunks.results())
     store.store_bodies(items)
     if batch.missing:
         store.mark_failed(batch.missing)
@@ -320,11 +321,11 @@ def _store_bodies(batch: InFlight, stats: SyncStats) -> int:
     return len(items)
 
 
-@dataclass(frozen=True)
+@dataclass
 class InFlight:
-    """A fetched batch whose messages are being parsed: {message pk: result}."""
+    """A fetched batch whose messages are being parsed, by message pk."""
 
-    submitted: dict[int, Future[Prepared]]
+    chunks: Chunks[int]
     missing: list[int]
 
 

@@ -22,9 +22,11 @@ import hashlib
 import multiprocessing
 import os
 import signal
+from collections.abc import Hashable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from webmail.mail import blob_files
 from webmail.mail.blob_files import LocalBlobRoot
@@ -35,6 +37,14 @@ COMPRESSION_LEVEL = blob_files.COMPRESSION_LEVEL
 # Below this many messages to parse, a pool does not pay for its start-up (~0.3 s).
 PARALLEL_FROM = 300
 PR_SET_PDEATHSIG = 1
+# Messages handed to a worker per task: one task per message cost the engine's process
+# ~0.27 ms of CPU a message in the pool's own work (futures, queues, its threads), 2.75
+# against 0.6 s for 10,000 messages of 30 KB in chunks of 8 (measured); a chunk is cut
+# earlier at CHUNK_BYTES, so a few large messages still spread over the workers.
+CHUNK_MESSAGES = 8
+CHUNK_BYTES = 1024 * 1024
+
+Key = TypeVar("Key", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,47 @@ def prepare(raw: bytes, internal_date: datetime | None) -> Prepared:
         stored_size=len(compressed),
         written=written,
     )
+
+
+def prepare_many(messages: list[tuple[bytes, datetime | None]]) -> list[Prepared]:
+    """`prepare` for each message, in order: one worker task for a few messages."""
+    return [prepare(raw, internal_date) for raw, internal_date in messages]
+
+
+class Chunks(Generic[Key]):
+    """Messages of one batch handed to `executor` a chunk at a time, results by key."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._submitted: list[tuple[list[Key], Future[list[Prepared]]]] = []
+        self._keys: list[Key] = []
+        self._messages: list[tuple[bytes, datetime | None]] = []
+        self._bytes = 0
+        self.keys: set[Key] = set()
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, key: Key, raw: bytes, internal_date: datetime | None) -> None:
+        self.keys.add(key)
+        self._keys.append(key)
+        self._messages.append((raw, internal_date))
+        self._bytes += len(raw)
+        if len(self._messages) >= CHUNK_MESSAGES or self._bytes >= CHUNK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the messages added since the last chunk to the executor."""
+        if self._messages:
+            self._submitted.append((self._keys, self._executor.submit(prepare_many,
+                                                                      self._messages)))
+            self._keys, self._messages, self._bytes = [], [], 0
+
+    def results(self) -> Iterator[tuple[Key, Prepared]]:
+        """(key, prepared) of every message, in the order added (waits for the workers)."""
+        self.flush()
+        for keys, future in self._submitted:
+            yield from zip(keys, future.result(), strict=True)
 
 
 def parse_headers(header_bytes: bytes, internal_date: datetime | None) -> ParsedMessage:

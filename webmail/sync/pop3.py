@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -32,7 +32,7 @@ from webmail.protocols.pop3 import Pop3Client, Pop3Uid, Pop3UidList
 from webmail.protocols.tls import ServerEndpoint
 from webmail.sync import lease
 from webmail.sync.connect import incoming_endpoint_for
-from webmail.sync.imap_prepare import Prepared, Workers, prepare, release_memory
+from webmail.sync.imap_prepare import Chunks, Workers, release_memory
 from webmail.sync.pop3_store import (
     Downloaded,
     KnownUidl,
@@ -194,12 +194,12 @@ def _fetch(
         workers.close()
 
 
-_InFlight = list[tuple[str, Future[Prepared]]]
+_InFlight = Chunks[str]  # by UIDL
 
 
 def _store(account: MailAccount, inbox: Folder, batch: _InFlight, listing: Pop3UidList,
            stats: SyncStats, progress: _Progress, now: Callable[[], datetime]) -> None:
-    items = [Downloaded(uidl=uidl, prepared=future.result()) for uidl, future in batch]
+    items = [Downloaded(uidl=uidl, prepared=prepared) for uidl, prepared in batch.results()]
     stored = store_batch(account, inbox, items, synthetic=listing.synthetic, now=now)
     stats.messages_fetched += stored
     stats.bytes_fetched += sum(item.size for item in items)
@@ -210,17 +210,19 @@ def _batches(
     client: Pop3Client, new: list[Pop3Uid], now: Callable[[], datetime], executor: Executor
 ) -> Iterator[_InFlight]:
     """RETR a batch of messages (by count and bytes) and hand each to the parser."""
-    batch: _InFlight = []
+    batch: _InFlight = Chunks(executor)
     size = 0
     for entry in new:
         raw = client.retr(entry.number)
-        batch.append((entry.uid, executor.submit(prepare, raw, now())))
+        batch.add(entry.uid, raw, now())
         size += len(raw)
         del raw
         if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+            batch.flush()
             yield batch
-            batch, size = [], 0
+            batch, size = Chunks(executor), 0
     if batch:
+        batch.flush()
         yield batch
 
 
