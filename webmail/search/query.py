@@ -16,10 +16,13 @@ their request) and the position of the culprit.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from django.utils.translation import gettext
+
+from webmail.search.schema import CJK_CLASS
 
 MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 64  # every term may become a subquery; bound the SQL we generate
@@ -32,6 +35,7 @@ SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)", re.IGNORECASE)
 _DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
 _OPERATOR = re.compile(r"([A-Za-z]+):")
+_CJK_RUN = re.compile(f"({CJK_CLASS}+)")
 
 
 class QueryError(ValueError):
@@ -326,3 +330,17 @@ def all_text(node: Node) -> list[Text]:
     if isinstance(node, Or | And):
         return [t for term in node.terms for t in all_text(term)]
     return []
+
+
+def words_and_cjk_runs(terms: Sequence[Text]) -> tuple[list[str], list[str]]:
+    """The terms' words, and their CJK runs apart (no word boundaries in CJK: a run is
+    matched and marked as a substring)."""
+    words: list[str] = []
+    runs: list[str] = []
+    for term in terms:
+        for i, piece in enumerate(_CJK_RUN.split(term.value)):
+            if i % 2:
+                runs.append(piece)
+            else:
+                words.extend(piece.split())
+    return words, runs

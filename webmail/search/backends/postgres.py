@@ -26,7 +26,7 @@ from webmail.mail.models import FolderRole, Message
 from webmail.search.backends import pg_recent
 from webmail.search.highlight import body_of, highlight
 from webmail.search.models import SearchDocument
-from webmail.search.query import Text
+from webmail.search.query import Text, words_and_cjk_runs
 from webmail.search.schema import CJK_CLASS
 
 _CJK_RUN = re.compile(f"({CJK_CLASS}+)")
@@ -227,14 +227,7 @@ class PostgresBackend:
         rows = Message.objects.filter(id__in=ids).values_list("id", "search_text", "snippet")
         if not terms:
             return {pk: highlight(snippet, ()) for pk, _text, snippet in rows}
-        cjk: list[str] = []
-        words: list[str] = []
-        for term in terms:
-            for i, piece in enumerate(_CJK_RUN.split(term.value)):
-                if i % 2:
-                    cjk.append(piece)  # no word boundaries in CJK: a substring
-                else:
-                    words.extend(piece.split())
+        words, cjk = words_and_cjk_runs(terms)
         stems = _stems(" ".join(words)) if words else []
         return {pk: highlight(body_of(text) or snippet, cjk, word_starts=[*words, *stems])
                 for pk, text, snippet in rows}

@@ -1,8 +1,8 @@
 """SQLite: the FTS5 table search_fts (words, stemmed; schema.py), bm25 with column weights.
 
 Each term is one quoted FTS5 phrase (FTS5 query syntax would otherwise reject
-`c++ (draft`), tokenized by the index's own tokenizer: folded case and accents, English
-stems, `word*` a prefix; accents are kept. CJK characters are spaced apart as the index spaces them
+`c++ (draft`), tokenized by the index's own tokenizer: case folded, English stems,
+accents kept, `word*` a prefix. CJK characters are spaced apart as the index spaces them
 (index_text.py), so 予定 is the phrase "予 定" and finds 会議の予定. A term with no word
 in it ("@", "%_%") matches nothing, as on PostgreSQL. Free text is looked up in the
 subject, people and body columns; the grams column serves from:, to: and cc: (match).
@@ -10,7 +10,6 @@ subject, people and body columns; the grams column serves from:, to: and cc: (ma
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -22,15 +21,13 @@ from django.utils.safestring import SafeString
 from webmail.mail.models import Folder, FolderRole, Message
 from webmail.search import index_text
 from webmail.search.highlight import body_of, highlight
-from webmail.search.query import Text
-from webmail.search.schema import CJK_CLASS
+from webmail.search.query import Text, words_and_cjk_runs
 
 # Ranking: FTS5's bm25 formula with column weights subject, people, body, computed here
 # over the candidates (see newest_ranked).
 COLUMN_WEIGHTS = (10.0, 4.0, 1.0)
 BM25_K1, BM25_B = 1.2, 0.75
 TEXT_COLUMNS = "{subject people body}"
-_CJK_RUN = re.compile(f"({CJK_CLASS}+)")
 _SUFFIXES = ("ings", "ing", "ies", "ied", "es", "ed", "s")
 
 
@@ -71,18 +68,6 @@ def word_start(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[:-len(suffix)]
     return word
-
-
-def _words_and_cjk(terms: Sequence[Text]) -> tuple[list[str], list[str]]:
-    words: list[str] = []
-    runs: list[str] = []
-    for term in terms:
-        for i, piece in enumerate(_CJK_RUN.split(term.value)):
-            if i % 2:
-                runs.append(piece)  # no word boundaries in CJK: a substring
-            else:
-                words.extend(piece.split())
-    return words, runs
 
 
 class SqliteBackend:
@@ -163,7 +148,7 @@ class SqliteBackend:
         rows = Message.objects.filter(id__in=ids).values_list("id", "search_text", "snippet")
         if not terms:
             return {pk: highlight(snippet, ()) for pk, _text, snippet in rows}
-        words, runs = _words_and_cjk(terms)
+        words, runs = words_and_cjk_runs(terms)
         starts = [*words, *(word_start(w.casefold()) for w in words)]
         return {pk: highlight(body_of(text) or snippet, runs, word_starts=starts)
                 for pk, text, snippet in rows}
@@ -197,7 +182,7 @@ def _scores(ids: Sequence[int], terms: Sequence[Text]) -> dict[int, float]:
         rows = cursor.fetchall()
     if not rows:
         return {}
-    words, runs = _words_and_cjk(terms)
+    words, runs = words_and_cjk_runs(terms)
     # Counted as substrings (str.count): a regex for word starts was 86 ms a query of
     # 500 candidates (bench/search.py), this a few; the index already chose the rows.
     needles = [word_start(_fold(w)) for w in words]
