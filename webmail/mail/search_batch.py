@@ -82,7 +82,7 @@ def index_missing_header_rows(folder_ids: Sequence[int]) -> int:
     """Index the header-only rows of these folders that the SQLite index lacks.
 
     The IMAP headers phase writes its rows without indexing them, so the message list
-    is there sooner (~0.5 s of 10,000 envelopes' index inserts off its path, trigram index), and
+    is there sooner (~0.5 s of 10,000 envelopes' trigram inserts off its path, then), and
     calls this once the list is in: search finds those messages by subject and sender
     a moment later, before their bodies arrive. Idempotent: a sync killed between the
     two finds the rows here on its next run. One transaction per chunk, so other

@@ -35,7 +35,7 @@ SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)", re.IGNORECASE)
 _DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
 _OPERATOR = re.compile(r"([A-Za-z]+):")
-_CJK_RUN = re.compile(f"({CJK_CLASS}+)")
+CJK_RUN = re.compile(f"({CJK_CLASS}+)")  # split() keeps the runs
 
 
 class QueryError(ValueError):
@@ -338,7 +338,7 @@ def words_and_cjk_runs(terms: Sequence[Text]) -> tuple[list[str], list[str]]:
     words: list[str] = []
     runs: list[str] = []
     for term in terms:
-        for i, piece in enumerate(_CJK_RUN.split(term.value)):
+        for i, piece in enumerate(CJK_RUN.split(term.value)):
             if i % 2:
                 runs.append(piece)
             else:

@@ -192,9 +192,6 @@ POSTGRES_INDEX_ROWS = (
 )
 
 
-EMPTY = "''"
-
-
 def _sqlite_json(row: str, column: str) -> str:
     """Text of a JSON list column: [[name, address], ...] pairs or plain strings."""
     return (f"coalesce((SELECT group_concat(CASE e.type WHEN 'array' THEN "
@@ -218,8 +215,8 @@ def sqlite_values(row: str) -> str:
               f"|| ' ' || {_sqlite_json(row, 'to')} || ' ' || {_sqlite_json(row, 'cc')}")
     body = (f"coalesce({row}.search_text, '') || ' ' || "
             f"{_sqlite_json(row, 'attachment_names')}")
-    return (f"{_spaced(f'coalesce({row}.subject, {EMPTY})')}, {_spaced(people)}, "
-            f"{_spaced(body)}, {_grams(people)}")
+    subject = f"coalesce({row}.subject, '')"
+    return f"{_spaced(subject)}, {_spaced(people)}, {_spaced(body)}, {_grams(people)}"
 
 
 _SQLITE_CHANGED = " OR ".join(f'old."{c}" IS NOT new."{c}"' for c in WATCHED)

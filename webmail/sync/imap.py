@@ -321,7 +321,7 @@ def _store_bodies(batch: InFlight, stats: SyncStats) -> int:
     return len(items)
 
 
-@dataclass
+@dataclass(frozen=True)
 class InFlight:
     """A fetched batch whose messages are being parsed, by message pk."""
 

@@ -8,7 +8,6 @@ matched as phrases of bigrams, as schema.py indexes them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -26,10 +25,8 @@ from webmail.mail.models import FolderRole, Message
 from webmail.search.backends import pg_recent
 from webmail.search.highlight import body_of, highlight
 from webmail.search.models import SearchDocument
-from webmail.search.query import Text, words_and_cjk_runs
-from webmail.search.schema import CJK_CLASS
+from webmail.search.query import CJK_RUN, Text, words_and_cjk_runs
 
-_CJK_RUN = re.compile(f"({CJK_CLASS}+)")
 # DEFAULT weights are {D, C, B, A} = {0.1, 0.2, 0.4, 1.0}: subject over people over body.
 RANK_WEIGHTS = [0.1, 0.2, 0.4, 1.0]
 
@@ -60,7 +57,7 @@ def tsquery(term: Text, *, lookup: bool = False) -> SearchQueryCombinable:
     """The term as a tsquery; with `lookup`, a phrase is its index lookup instead (its
     word pairs: a superset of its matches, found without reading vectors)."""
     parts: list[SearchQueryCombinable] = []
-    for i, piece in enumerate(_CJK_RUN.split(term.value)):
+    for i, piece in enumerate(CJK_RUN.split(term.value)):
         if not piece.strip():
             continue
         if i % 2:
@@ -84,7 +81,7 @@ def tsquery(term: Text, *, lookup: bool = False) -> SearchQueryCombinable:
 def _relaxable(term: Text) -> bool:
     """Whether the term's words can be looked up without their order (not CJK, whose
     bigram phrases are their own lookups, and not a prefix)."""
-    return not term.prefix and not _CJK_RUN.search(term.value)
+    return not term.prefix and not CJK_RUN.search(term.value)
 
 
 def combined_tsquery(terms: Sequence[Text]) -> SearchQueryCombinable:

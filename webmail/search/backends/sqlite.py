@@ -55,11 +55,6 @@ def _expression(terms: Sequence[Text]) -> str:
     return " AND ".join(fts_phrase(t) for t in terms)
 
 
-def _fold(text: str) -> str:
-    """Lower case, as the index folds (accents kept)."""
-    return text.lower()
-
-
 def word_start(word: str) -> str:
     """The start every form of an English word shares, about its Porter stem
     ("meetings", "meets" -> "meet"): the snippet marks and the ranking count words
@@ -149,7 +144,7 @@ class SqliteBackend:
         if not terms:
             return {pk: highlight(snippet, ()) for pk, _text, snippet in rows}
         words, runs = words_and_cjk_runs(terms)
-        starts = [*words, *(word_start(w.casefold()) for w in words)]
+        starts = [*words, *(word_start(w.lower()) for w in words)]
         return {pk: highlight(body_of(text) or snippet, runs, word_starts=starts)
                 for pk, text, snippet in rows}
 
@@ -185,9 +180,9 @@ def _scores(ids: Sequence[int], terms: Sequence[Text]) -> dict[int, float]:
     words, runs = words_and_cjk_runs(terms)
     # Counted as substrings (str.count): a regex for word starts was 86 ms a query of
     # 500 candidates (bench/search.py), this a few; the index already chose the rows.
-    needles = [word_start(_fold(w)) for w in words]
+    needles = [word_start(w.lower()) for w in words]
     needles += [(index_text.spaced(r) or "").strip() for r in runs]  # as the index holds them
-    columns = [(pk, [_fold(t or "") for t in texts]) for pk, *texts in rows]
+    columns = [(pk, [(t or "").lower() for t in texts]) for pk, *texts in rows]
     average = sum(sum(len(t) for t in texts) for _pk, texts in columns) / len(columns)
     average = average or 1.0
     scores = {}
