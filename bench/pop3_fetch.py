@@ -6,6 +6,8 @@ Starts a private Dovecot like the test fixture (tests/servers), delivers `count`
 generated messages (bench/generator.py) to one POP3 user, then in one run:
 
 - floor: poplib, UIDL then RETR of every message (bytes discarded), best of two runs;
+- our client alone: Pop3Client's UIDL and pipelined retr_many, bytes discarded (what
+  our protocol layer costs, beside the floor);
 - ours: `manage.py sync_account <id> --json` in a subprocess, fresh SQLite database and
   blob directory, policy "keep", so it does everything a real first fetch does
   (parse, compress, store, commit).
@@ -32,6 +34,8 @@ from bench.harness import USER, CpuUse, cpu_use, fresh_site
 from tests.servers import dovecot as dovecot_module
 from tests.servers.dovecot import DovecotServer
 from tests.servers.tls import make_test_certificates
+from webmail.protocols.pop3 import Pop3Client
+from webmail.protocols.tls import ServerEndpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +71,20 @@ def floor(server: DovecotServer) -> tuple[float, int]:
         _, body, _ = conn.retr(number)
         size += sum(len(part) + 2 for part in body)
     conn.quit()
+    return time.perf_counter() - start, size
+
+
+def client_only(server: DovecotServer) -> tuple[float, int]:
+    """Our protocol layer alone: Pop3Client UIDL + retr_many (pipelined RETR, block
+    reads), bytes discarded. Shows what the client costs against poplib's floor."""
+    start = time.perf_counter()
+    endpoint = ServerEndpoint(host=server.host, port=server.ports.pop3, security="none",
+                              username=USER, password=server.users[USER], timeout=60)
+    size = 0
+    with Pop3Client(endpoint) as client:
+        numbers = [entry.number for entry in client.uidl().entries]
+        for _, raw in client.retr_many(numbers):
+            size += len(raw)
     return time.perf_counter() - start, size
 
 
@@ -121,6 +139,10 @@ def main() -> None:
             floor_seconds, floor_bytes = floor(server)
         print(f"floor (poplib UIDL + RETR): {floor_seconds:.2f} s, "
               f"{floor_bytes / 1e6:.1f} MB, {floor_cpu}", flush=True)
+        with cpu_use() as client_cpu:
+            client_seconds, client_bytes = client_only(server)
+        print(f"our client alone (Pop3Client UIDL + retr_many, nothing stored): "
+              f"{client_seconds:.2f} s, {client_bytes / 1e6:.1f} MB, {client_cpu}", flush=True)
         with tempfile.TemporaryDirectory(prefix="webmail-bench-") as data_dir:
             our_seconds, stats, peak_kb, our_cpu = ours(server, Path(data_dir), args.profile)
             blob_mb = sum(f.stat().st_size for f in Path(data_dir, "blobs").rglob("*")

@@ -139,13 +139,14 @@ def test_quirk_lines_longer_than_poplib_maxline_are_retrieved(
         assert client.retr(1) == raw
 
 
-def test_a_line_beyond_our_own_limit_is_a_protocol_violation(
+def test_a_message_beyond_our_own_limit_is_a_protocol_violation(
     dovecot_user: str, dovecot: DovecotServer, tls_ca: TLSFiles
 ) -> None:
     dovecot.deliver(dovecot_user, make_message("long", b"y" * 3000 + b"\r\n"))
-    client = Pop3Client(endpoint(dovecot, tls_ca), max_line=2048)
-    with pytest.raises(ProtocolViolation), client:
+    client = Pop3Client(endpoint(dovecot, tls_ca), max_message=2048)
+    with pytest.raises(ProtocolViolation) as failure, client:
         client.retr(1)
+    assert "larger than 2048 bytes" in str(failure.value)
 
 
 def test_quirk_dot_stuffed_lines_come_back_as_stored(
@@ -168,6 +169,48 @@ def test_quirk_dele_is_final_only_at_quit(
     with Pop3Client(endpoint(dovecot, tls_ca)) as client:
         client.dele(1)
     assert dovecot.messages(dovecot_user) == [make_message("b")]
+
+
+@pytest.mark.parametrize("security", ["none", "tls"])
+def test_retr_many_pipelines_and_returns_every_message_as_stored(
+    dovecot_user: str, dovecot: DovecotServer, tls_ca: TLSFiles, security: Security
+) -> None:
+    raws = [make_message(f"m{i}", b".dot\r\n" + b"z" * (i * 7919) + b"\r\n..\r\n")
+            for i in range(40)]
+    dovecot.deliver_many(dovecot_user, raws)
+    with Pop3Client(endpoint(dovecot, tls_ca, security)) as client:
+        assert "PIPELINING" in client.capabilities()
+        got = list(client.retr_many(range(1, 41)))
+    assert [number for number, _ in got] == list(range(1, 41))
+    assert [raw for _, raw in got] == raws
+
+
+def test_stopping_retr_many_early_leaves_the_session_usable(
+    dovecot_user: str, dovecot: DovecotServer, tls_ca: TLSFiles
+) -> None:
+    dovecot.deliver_many(dovecot_user, [make_message(f"m{i}") for i in range(30)])
+    with Pop3Client(endpoint(dovecot, tls_ca)) as client:
+        answers = client.retr_many(range(1, 31))
+        first = [next(answers) for _ in range(3)]
+        answers.close()  # 16 RETRs were asked for; their answers are read and dropped
+        assert client.retr(30) == make_message("m29")
+        client.dele(1)
+    assert first[2] == (3, make_message("m2"))
+    assert len(dovecot.messages(dovecot_user)) == 29
+
+
+def test_a_missing_message_in_retr_many_ends_the_session_without_deleting(
+    dovecot_user: str, dovecot: DovecotServer, tls_ca: TLSFiles
+) -> None:
+    dovecot.deliver_many(dovecot_user, [make_message(f"m{i}") for i in range(3)])
+    got = []
+    with pytest.raises(PermanentServerError), \
+            Pop3Client(endpoint(dovecot, tls_ca)) as client:
+        client.dele(3)
+        for number, _raw in client.retr_many([1, 2, 9, 3]):
+            got.append(number)
+    assert got == [1, 2]
+    assert len(dovecot.messages(dovecot_user)) == 3  # closed without QUIT: DELE undone
 
 
 def test_retrieving_a_message_that_does_not_exist_is_a_permanent_error(
@@ -236,6 +279,14 @@ def test_quirk_server_without_capa_has_no_capabilities_and_no_stls(
     with pytest.raises(MissingCapability) as failure:
         Pop3Client(minimal_endpoint(minimal_pop3, "starttls")).connect()
     assert failure.value.capability == "STLS"
+
+
+def test_retr_many_without_pipelining_asks_one_at_a_time(
+    minimal_pop3: MinimalPop3Server,
+) -> None:
+    with Pop3Client(minimal_endpoint(minimal_pop3)) as client:
+        got = [raw for _, raw in client.retr_many([3, 2])]
+    assert got == [make_message("m1"), make_message("m2")]
 
 
 def test_server_without_uidl_and_top_is_refused_clearly(

@@ -12,20 +12,26 @@ Server quirks (each has a test in tests/protocols/test_pop3.py):
 3. Some mbox-based servers add `Status:`/`X-Status:`/`X-UIDL:` headers once a message
    was read, which would change a header hash: those headers are left out of it.
 4. Lines starting with "." are dot-stuffed on the wire; RETR and TOP undo it, so the
-   bytes match what the server stores.
+   bytes match what the server stores. Both read the message in blocks
+   (pop3_multiline.py), not poplib's line at a time, and stop at `max_message` bytes.
 5. DELE is only final at QUIT: leaving the `with` block because of an exception closes
    the connection without QUIT, so the server keeps every message (RFC 1939 section 6).
+6. `retr_many` pipelines its RETRs (RFC 2449 PIPELINING) when the server offers it, so
+   the server sends the next message while this one is stored; one at a time otherwise.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import poplib
 import re
+from collections import deque
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from webmail.protocols import sasl
 from webmail.protocols.errors import (
@@ -38,9 +44,18 @@ from webmail.protocols.errors import (
     TemporaryServerError,
     map_exception,
 )
+from webmail.protocols.pop3_multiline import EndOfStream, TooLong, read_multiline
 from webmail.protocols.tls import ServerEndpoint
 
-MAX_LINE = 16 * 1024 * 1024  # one line of a message; beyond this the server is hostile
+MAX_LINE = 1024 * 1024  # one line of a status answer or listing; beyond it, hostile
+# One message; beyond this the server is hostile (or the mail is one nobody can read
+# in a browser). The sync holds one message in memory at a time.
+MAX_MESSAGE = 256 * 1024 * 1024
+# poplib reads through an 8 KB buffer; a 30 KB message then takes four reads.
+READ_BUFFER = 256 * 1024
+# RETRs sent ahead of the answer being read (PIPELINING): enough for the server to keep
+# sending while a batch is handed to the parser, few enough to stop quickly.
+PIPELINE_DEPTH = 16
 CRLF = b"\r\n"
 # Headers some servers add or change after a message was read (quirk 3).
 VOLATILE_HEADERS = frozenset({
@@ -134,12 +149,14 @@ class Pop3Client:
     """One POP3 session. No network work until connect() (or `with`)."""
 
     def __init__(self, endpoint: ServerEndpoint, *, use_apop: bool = False,
-                 max_line: int = MAX_LINE) -> None:
+                 max_line: int = MAX_LINE, max_message: int = MAX_MESSAGE) -> None:
         self.endpoint = endpoint
         self.use_apop = use_apop
         self.max_line = max_line
+        self.max_message = max_message
         self.greeting = ""
         self._conn: poplib.POP3 | None = None
+        self._reader: io.BufferedReader | None = None
 
     # -- session -----------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -182,6 +199,11 @@ class Pop3Client:
                         capability="STLS",
                     )
                 conn.stls(ep.ssl_context())
+            # Nothing is buffered now (the server waits for a command): a larger buffer
+            # lets read_multiline take a message in one or two reads.
+            self._reader = cast(io.BufferedReader,
+                                conn.sock.makefile("rb", buffering=READ_BUFFER))
+            conn.file = self._reader
         except Exception as exc:
             self.close()
             raise self._map(exc, during="connect") from exc
@@ -233,6 +255,7 @@ class Pop3Client:
     def close(self) -> None:
         """Drop the connection without QUIT (DELEs of this session are discarded)."""
         conn, self._conn = self._conn, None
+        self._reader = None
         if conn is None:
             return
         for closer in (getattr(conn, "file", None), getattr(conn, "sock", None)):
@@ -297,8 +320,41 @@ class Pop3Client:
         return Pop3UidList(entries=tuple(entries), synthetic=True)
 
     def retr(self, number: int) -> bytes:
-        """The whole message, dot-unstuffed, lines ending in CRLF."""
+        """The whole message, dot-unstuffed, as the server stores it."""
         return self._long_command(f"RETR {int(number)}")
+
+    def retr_many(self, numbers: Iterable[int]) -> Generator[tuple[int, bytes], None, None]:
+        """(number, message) for each number in order, RETRs pipelined when offered.
+
+        An error closes the connection (answers already asked for would be misread);
+        a caller that stops early gets the asked-for answers read and dropped, so the
+        session goes on (QUIT, DELE).
+        """
+        self._require()
+        depth = PIPELINE_DEPTH if "PIPELINING" in self._capa() else 1
+        todo = iter(numbers)
+        pending: deque[int] = deque()
+        try:
+            while True:
+                while len(pending) < depth and (number := next(todo, None)) is not None:
+                    self._send(f"RETR {int(number)}")
+                    pending.append(number)
+                if not pending:
+                    return
+                try:
+                    raw = self._long_answer("RETR")
+                except ProtocolError:
+                    if len(pending) > 1:
+                        self.close()  # the answers asked for after it would be misread
+                    raise
+                yield pending.popleft(), raw
+        except GeneratorExit:
+            try:
+                for _ in pending:
+                    self._long_answer("RETR")
+            except ProtocolError:
+                self.close()
+            raise
 
     def top(self, number: int, lines: int = 0) -> bytes:
         """The headers, the blank line and the first `lines` body lines."""
@@ -337,23 +393,30 @@ class Pop3Client:
             raise self._map(exc, during=during) from exc
 
     def _long_command(self, command: str) -> bytes:
+        self._send(command)
+        return self._long_answer(command.split()[0])
+
+    def _send(self, command: str) -> None:
+        self._call(command.split()[0], lambda c: c._putcmd(command))
+
+    def _long_answer(self, during: str) -> bytes:
+        """The status line and body of a multi-line answer; any error closes."""
         conn = self._require()
         try:
-            conn._putcmd(command)  # type: ignore[attr-defined]
-            conn._getresp()  # type: ignore[attr-defined]
-            parts: list[bytes] = []
-            getline = conn._getline  # type: ignore[attr-defined]
-            while True:
-                line, _ = getline()
-                if line == b".":
-                    break
-                if line.startswith(b".."):
-                    line = line[1:]
-                parts.append(line)
-            parts.append(b"")
-            return CRLF.join(parts)
+            conn._getresp()  # type: ignore[attr-defined]  # raises error_proto on -ERR
+            if self._reader is None:
+                raise ConnectionLost(f"Not connected to {self.endpoint.where}.")
+            return read_multiline(self._reader, self.max_message)
+        except TooLong as exc:
+            self.close()
+            raise ProtocolViolation(
+                f"The POP3 server at {self.endpoint.where} sent a message larger than "
+                f"{self.max_message} bytes."
+            ) from exc
+        except EndOfStream as exc:
+            raise self._map(poplib.error_proto("-ERR EOF"), during=during) from exc
         except Exception as exc:
-            raise self._map(exc, during=command.split()[0]) from exc
+            raise self._map(exc, during=during) from exc
 
     def _map(self, exc: BaseException, *, during: str) -> ProtocolError:
         ep = self.endpoint

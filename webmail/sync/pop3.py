@@ -17,8 +17,9 @@ deletes the server discarded.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
 
@@ -162,11 +163,12 @@ def _fetch(
     workers = Workers()
     try:
         executor = workers.for_work(len(new))
-        batches = _batches(client, new, now, executor)
         waiting: _InFlight | None = None
         # With enough messages, batch k is stored in a thread of its own while batch k+1
-        # is retrieved (webmail/sync/writer.py); one write at a time, in order.
-        with BatchWriter(background=workers.worth_overlapping(len(new))) as writer:
+        # is retrieved (webmail/sync/writer.py); one write at a time, in order. Leaving
+        # early closes `batches`, which reads the answers to RETRs already sent.
+        with contextlib.closing(_batches(client, new, now, executor)) as batches, \
+                BatchWriter(background=workers.worth_overlapping(len(new))) as writer:
             while True:
                 try:
                     batch = next(batches, None)
@@ -208,19 +210,20 @@ def _store(account: MailAccount, inbox: Folder, batch: _InFlight, listing: Pop3U
 
 def _batches(
     client: Pop3Client, new: list[Pop3Uid], now: Callable[[], datetime], executor: Executor
-) -> Iterator[_InFlight]:
+) -> Generator[_InFlight, None, None]:
     """RETR a batch of messages (by count and bytes) and hand each to the parser."""
+    uids = {entry.number: entry.uid for entry in new}
     batch: _InFlight = Chunks(executor)
     size = 0
-    for entry in new:
-        raw = client.retr(entry.number)
-        batch.add(entry.uid, raw, now())
-        size += len(raw)
-        del raw
-        if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
-            batch.flush()
-            yield batch
-            batch, size = Chunks(executor), 0
+    with contextlib.closing(client.retr_many(uids)) as messages:
+        for number, raw in messages:
+            batch.add(uids[number], raw, now())
+            size += len(raw)
+            del raw
+            if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+                batch.flush()
+                yield batch
+                batch, size = Chunks(executor), 0
     if batch:
         batch.flush()
         yield batch
