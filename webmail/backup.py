@@ -200,9 +200,8 @@ def restore(source: Path) -> RestoreReport:
 
 def count_missing_blobs() -> int:
     """Blob rows whose file the blob storage does not hold (checks every row)."""
-    from webmail.mail.blobs import stored_path
+    from webmail.mail.blobs import exists
     from webmail.mail.models import Blob
 
-    storage = storages["blobs"]
     return sum(1 for sha in Blob.objects.values_list("pk", flat=True).iterator()
-               if not storage.exists(stored_path(sha)))
+               if not exists(sha))

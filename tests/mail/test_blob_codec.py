@@ -39,3 +39,40 @@ def test_blobs_written_by_the_old_codec_and_the_new_read_back_alike() -> None:
     sha_new = blobs.put(new).sha256
     assert blobs.get(sha_old) == old
     assert blobs.get(sha_new) == new
+
+
+@pytest.mark.django_db
+def test_new_blobs_lie_one_directory_deep() -> None:
+    raw = next(iter(generate_mailbox(1, seed=5)))
+    sha = blobs.put(raw).sha256
+    root = blobs.local_root()
+    assert root is not None
+    files = [p.relative_to(root.location) for p in Path(root.location).rglob(f"{sha}.z")]
+    assert files == [Path(sha[:2], f"{sha}.z")]
+
+
+@pytest.mark.django_db
+def test_blobs_in_the_two_level_layout_of_before_are_read_checked_and_removed() -> None:
+    from webmail.backup import count_missing_blobs
+
+    raw = next(iter(generate_mailbox(1, seed=6)))
+    sha = blobs.digest(raw)
+    root = blobs.local_root()
+    assert root is not None
+    legacy = Path(root.location, blob_files.legacy_path(sha))
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    legacy.write_bytes(blob_files.compress(raw))
+    blobs.record_written([(sha, len(raw), legacy.stat().st_size)])
+
+    assert blobs.get(sha) == raw
+    assert blobs.exists(sha)
+    assert count_missing_blobs() == 0
+    # Stored again (another account, the same mail): no second copy is written.
+    assert blobs.put_many([raw]) == [sha]
+    blob_files.write_file(root, sha, blob_files.compress(raw))
+    assert not Path(root.location, stored_path(sha)).exists()
+
+    assert blobs.delete_unreferenced([sha]) == 1
+    assert not legacy.exists()
+    with pytest.raises(blobs.BlobMissing):
+        blobs.get(sha)

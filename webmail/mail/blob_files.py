@@ -37,8 +37,24 @@ def compress(raw: bytes) -> bytes:
 
 
 def stored_path(sha256: str) -> str:
-    """The blob's name in the "blobs" storage (backups check files by it)."""
+    """The blob's name in the "blobs" storage: one level of 256 directories.
+
+    Two levels (65,536 directories, `legacy_path`) meant a new directory for nearly
+    every message of a first sync, and on ext4 here a mkdir cost as much as the file's
+    own creation (0.5 ms each; bench/README.md). At a million messages one level holds
+    ~4,000 files a directory, which ext4's hashed directories look up as fast.
+    """
+    return f"{sha256[:2]}/{sha256}.z"
+
+
+def legacy_path(sha256: str) -> str:
+    """Where blobs written before December 2026 are: readers look there second."""
     return f"{sha256[:2]}/{sha256[2:4]}/{sha256}.z"
+
+
+def paths(sha256: str) -> tuple[str, str]:
+    """Every name the blob may have, the current one first."""
+    return stored_path(sha256), legacy_path(sha256)
 
 
 @dataclass(frozen=True)
@@ -55,8 +71,8 @@ def write_file(root: LocalBlobRoot, sha256: str, data: bytes,
     """Write one blob's compressed bytes unless its file exists: a temporary file renamed
     into place, so a process killed mid-write never leaves a partial file under the
     final name (which a later put would take as stored)."""
-    path = os.path.join(root.location, stored_path(sha256))
-    if os.path.exists(path):
+    path, legacy = (os.path.join(root.location, name) for name in paths(sha256))
+    if os.path.exists(path) or os.path.exists(legacy):
         return
     directory = os.path.dirname(path)
     if made is None or directory not in made:

@@ -24,7 +24,7 @@ from webmail.mail.models import Blob
 COMPRESSION_LEVEL = blob_files.COMPRESSION_LEVEL
 
 
-__all__ = ["BlobMissing", "delete_unreferenced", "digest", "get", "local_root", "put",
+__all__ = ["BlobMissing", "delete_unreferenced", "digest", "exists", "get", "local_root", "put",
            "put_compressed", "put_many", "record_written", "referencing_columns",
            "stored_path"]
 
@@ -83,7 +83,7 @@ def put_compressed(items: Iterable[tuple[str, int, bytes]]) -> None:
             # Storage.save took ~1.5 ms a blob here (exists, name checks, makedirs, an
             # exclusive create; profiled); this is one open, write and rename.
             blob_files.write_file(root, sha, compressed, made)
-        elif not storage.exists(path):
+        elif not exists(sha):
             storage.save(path, ContentFile(compressed))
         rows.append(Blob(sha256=sha, size=size, stored_size=len(compressed)))
     Blob.objects.bulk_create(rows, ignore_conflicts=True)
@@ -109,11 +109,20 @@ def record_written(items: Iterable[tuple[str, int, int]]) -> None:
 
 
 def get(sha256: str) -> bytes:
-    try:
-        with _storage().open(stored_path(sha256), "rb") as handle:
-            return zlib.decompress(handle.read())
-    except FileNotFoundError as exc:
-        raise BlobMissing(sha256) from exc
+    storage = _storage()
+    for path in blob_files.paths(sha256):
+        try:
+            with storage.open(path, "rb") as handle:
+                return zlib.decompress(handle.read())
+        except FileNotFoundError:
+            continue
+    raise BlobMissing(sha256)
+
+
+def exists(sha256: str) -> bool:
+    """Whether the storage holds the blob's file, under its current or legacy name."""
+    storage = _storage()
+    return any(storage.exists(path) for path in blob_files.paths(sha256))
 
 
 def delete_unreferenced(candidates: Iterable[str] | None = None) -> int:
@@ -133,7 +142,8 @@ def delete_unreferenced(candidates: Iterable[str] | None = None) -> int:
     storage = _storage()
     for sha in orphans.values_list("pk", flat=True).iterator():
         Blob.objects.filter(pk=sha).delete()
-        storage.delete(stored_path(sha))
+        for path in blob_files.paths(sha):
+            storage.delete(path)
         removed += 1
     return removed
 
