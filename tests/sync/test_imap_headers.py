@@ -120,7 +120,7 @@ def test_header_rows_are_searchable_once_indexed_and_inserting_twice_changes_not
 
 @pytest.mark.django_db
 def test_header_rows_are_prepared_as_django_prepares_them(alice: User) -> None:
-    from webmail.sync.imap_headers import _Insert
+    from webmail.sync.rows import RowInsert
 
     folder = inbox_of(alice)
     account = folder.account
@@ -130,7 +130,7 @@ def test_header_rows_are_prepared_as_django_prepares_them(alice: User) -> None:
         values.append({**envelope_fields(parsed, size=len(raw)), "account_id": account.pk,
                        "folder_id": folder.pk, "uidvalidity": 7, "uid": uid,
                        "internal_date": WHEN if uid % 2 else None})
-    insert = _Insert()
+    insert = RowInsert(Message)
 
     def plain(value: object) -> object:  # psycopg's Jsonb wraps the object it dumps
         return getattr(value, "obj", value)

@@ -6,7 +6,6 @@ twice ends in the same state: that is what lets a killed sync simply run again.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,6 +29,7 @@ from webmail.mail.threading import assign_thread_keys
 from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.imap import FlagRecord, HeaderRecord
 from webmail.sync.imap_prepare import Prepared
+from webmail.sync.rows import clean
 
 # SQLite allows 32,766 bound variables per statement; stay far below for IN (...) lists.
 IN_CHUNK = 500
@@ -46,26 +46,8 @@ BODY_FIELDS = ["blob", "size", "snippet", "has_attachments", "attachment_names",
                "subject", "from_name", "from_address", "to", "cc", "date"]
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _clean(value: Any) -> Any:
-    """No lone surrogates reach the database (the parser lets some through from raw
-    8-bit headers; PostgreSQL and SQLite both reject them)."""
-    if isinstance(value, str):
-        if not _SURROGATE.search(value):
-            return value
-        try:  # bytes smuggled through surrogateescape: get them back
-            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _fields(*sources: dict[str, Any]) -> dict[str, Any]:
-    return {k: _clean(v) for source in sources for k, v in source.items()}
+    return {k: clean(v) for source in sources for k, v in source.items()}
 
 
 def flag_columns(flags: Iterable[str]) -> dict[str, Any]:
@@ -148,7 +130,7 @@ def _update_values(rows: Sequence[tuple[int, dict[str, Any]]], fields: Sequence[
     Django's bulk_update builds one CASE WHEN per field over the whole batch, which took
     20 ms a row here (profiled); executemany of one prepared statement takes well under
     1 ms. Only JSON and date values go through their field's conversion (strings,
-    numbers, booleans and ids go to the driver as they are, as in imap_headers._Insert):
+    numbers, booleans and ids go to the driver as they are, as in rows.RowInsert):
     building a Message per row and preparing every value was a tenth of the writer
     thread's time in a first sync (py-spy).
     """

@@ -25,6 +25,7 @@ from webmail.parsing.mime import ParsedMessage
 from webmail.sync.imap_prepare import Prepared
 from webmail.sync.imap_prepare import prepare as prepare_raw
 from webmail.sync.imap_store import put_blobs
+from webmail.sync.rows import RowInsert, clean
 
 # SQLite allows 32,766 bound variables per statement; stay far below for IN (...) lists.
 IN_CHUNK = 500
@@ -83,37 +84,28 @@ def store_batch(
         # Thread keys chosen before the insert and written with the rows, as the IMAP
         # headers phase does: reading the batch back to key it was 14% of the writer.
         keys, renames = keys_before_insert(account.pk, envelopes)
-        messages = [
-            Message(
-                account=account,
-                folder=inbox,
-                internal_date=received_at,
-                blob_id=item.prepared.sha256,
-                thread_key=key,
-                **envelope,
-                **body_fields(item.parsed),
-            )
+        values = [
+            {**{name: clean(value) for source in (envelope, body_fields(item.parsed))
+                for name, value in source.items()},
+             "account_id": account.pk, "folder_id": inbox.pk, "internal_date": received_at,
+             "blob_id": item.prepared.sha256, "thread_key": key}
             for item, envelope, key in zip(fresh, envelopes, keys, strict=True)
         ]
-        Message.objects.bulk_create(messages)
+        ids = RowInsert(Message).insert_returning_ids(values)
         apply_renames(account.pk, renames)
-        index_ids.extend(int(m.pk) for m in messages)
+        index_ids.extend(ids)
         attachments: list[Attachment] = []
-        for message, item in zip(messages, fresh, strict=True):
-            attachments.extend(attachment_rows(message.pk, item.parsed))
+        for pk, item in zip(ids, fresh, strict=True):
+            attachments.extend(attachment_rows(pk, item.parsed))
         Attachment.objects.bulk_create(attachments)
-        Pop3Uidl.objects.bulk_create(
-            Pop3Uidl(
-                account=account,
-                uidl=item.uidl,
-                synthetic=synthetic,
-                message=message,
-                downloaded_at=received_at,
-            )
-            for message, item in zip(messages, fresh, strict=True)
-        )
+        RowInsert(Pop3Uidl).insert_many([
+            {"account_id": account.pk, "uidl": item.uidl, "synthetic": synthetic,
+             "message_id": pk, "downloaded_at": received_at}
+            for pk, item in zip(ids, fresh, strict=True)
+        ])
         # Rows without a Message-ID: their keys are made from their ids.
-        assign_thread_keys_for_batch(account.pk, [m.pk for m in messages if not m.thread_key])
+        assign_thread_keys_for_batch(
+            account.pk, [pk for pk, key in zip(ids, keys, strict=True) if not key])
         Folder.objects.filter(pk=inbox.pk).update(
             total_count=F("total_count") + len(fresh),
             unread_count=F("unread_count") + len(fresh),
