@@ -120,7 +120,7 @@ def test_header_rows_are_searchable_once_indexed_and_inserting_twice_changes_not
 
 @pytest.mark.django_db
 def test_header_rows_are_prepared_as_django_prepares_them(alice: User) -> None:
-    from webmail.sync.rows import RowInsert
+    from webmail.mail.rows import RowInsert
 
     folder = inbox_of(alice)
     account = folder.account

@@ -229,3 +229,21 @@ def test_a_server_without_uidl_with_delete_policy_is_emptied(alice: User,
     assert stats.messages_deleted_upstream == 2
     assert server.messages == []
     assert stored_raws(account) == raws
+
+
+def test_a_sync_that_loses_its_lease_stops_reads_what_it_asked_for_and_quits(
+    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pop3_sync, "BATCH_MESSAGES", 3)
+    raws = [message(f"m{n}", "line\r\n" * 200) for n in range(40)]
+    dovecot.deliver_many(dovecot_user, raws)
+    account = pop3_account(alice, dovecot, pop3_policy="delete")
+    renewals = iter([True, True, False])  # taken over before the third batch is stored
+    monkeypatch.setattr(pop3_sync.lease, "renew", lambda *args: next(renewals, False))
+
+    # RETRs were pipelined past the stop: their answers are read, so QUIT is understood.
+    stats = run_sync(account)
+
+    assert "Another sync took over this account; deletes skipped." in stats.notes
+    assert stored_raws(account) == raws[:6]
+    assert dovecot.messages(dovecot_user) == raws

@@ -18,6 +18,7 @@ from django.db.models import Exists, Model, OuterRef
 from webmail.mail import blob_files
 from webmail.mail.blob_files import LocalBlobRoot, stored_path
 from webmail.mail.models import Blob
+from webmail.mail.rows import RowInsert
 
 # Level 1 (blob_files.compress, ISA-L's or zlib's deflate): the sync's throughput matters
 # more than the last few percent of disk.
@@ -103,9 +104,8 @@ def local_root() -> LocalBlobRoot | None:
 def record_written(items: Iterable[tuple[str, int, int]]) -> None:
     """Rows for blobs whose files a parsing process already wrote (sha256, raw size,
     stored size): the file is first there as put_compressed writes it, the row second."""
-    Blob.objects.bulk_create(
-        [Blob(sha256=sha, size=size, stored_size=stored) for sha, size, stored in items],
-        ignore_conflicts=True)
+    RowInsert(Blob, ignore_conflicts=True).insert_many(
+        [{"sha256": sha, "size": size, "stored_size": stored} for sha, size, stored in items])
 
 
 def get(sha256: str) -> bytes:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import poplib
 import re
 from collections import deque
@@ -336,9 +337,14 @@ class Pop3Client:
         pending: deque[int] = deque()
         try:
             while True:
-                while len(pending) < depth and (number := next(todo, None)) is not None:
-                    self._send(f"RETR {int(number)}")
-                    pending.append(number)
+                if len(pending) <= depth // 2:
+                    # Topped up half a window at a time, in one write: each send gives up
+                    # the GIL, and taking it back behind the sync's other threads cost
+                    # more than the send (py-spy: a third of this thread's samples).
+                    more = list(itertools.islice(todo, depth - len(pending)))
+                    if more:
+                        self._send_all([f"RETR {int(number)}" for number in more])
+                        pending.extend(more)
                 if not pending:
                     return
                 try:
@@ -398,6 +404,11 @@ class Pop3Client:
 
     def _send(self, command: str) -> None:
         self._call(command.split()[0], lambda c: c._putcmd(command))
+
+    def _send_all(self, commands: list[str]) -> None:
+        """Several commands in one write (PIPELINING); ours only, no CR or LF in them."""
+        data = "".join(f"{command}\r\n" for command in commands).encode("ascii")
+        self._call(commands[0].split()[0], lambda c: c.sock.sendall(data))
 
     def _long_answer(self, during: str) -> bytes:
         """The status line and body of a multi-line answer; any error closes."""

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from accounts.models import MailAccount
 from webmail.mail.ingest import envelope_fields
 from webmail.mail.models import BodyState, Folder, Message
+from webmail.mail.rows import RowInsert, clean
 from webmail.mail.search_batch import search_index_in_bulk
 from webmail.mail.threading import apply_renames, assign_thread_keys, keys_before_insert
 from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.imap import HeaderRecord
 from webmail.sync.imap_store import flag_columns
-from webmail.sync.rows import RowInsert, clean
 
 
 def insert_header_rows(account: MailAccount, folder: Folder, uidvalidity: int,

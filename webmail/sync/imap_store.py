@@ -24,12 +24,12 @@ from webmail.mail.models import (
     OperationState,
     UpstreamOperation,
 )
+from webmail.mail.rows import clean
 from webmail.mail.search_batch import search_index_in_bulk
 from webmail.mail.threading import assign_thread_keys
 from webmail.parsing.mime import ParsedMessage
 from webmail.protocols.imap import FlagRecord, HeaderRecord
 from webmail.sync.imap_prepare import Prepared
-from webmail.sync.rows import clean
 
 # SQLite allows 32,766 bound variables per statement; stay far below for IN (...) lists.
 IN_CHUNK = 500

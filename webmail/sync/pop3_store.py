@@ -15,6 +15,7 @@ from django.db.models import F
 from accounts.models import MailAccount
 from webmail.mail.ingest import attachment_rows, body_fields, envelope_fields
 from webmail.mail.models import Attachment, Folder, Message, Pop3Uidl
+from webmail.mail.rows import RowInsert, clean
 from webmail.mail.search_batch import search_index_in_bulk
 from webmail.mail.threading import (
     apply_renames,
@@ -25,7 +26,6 @@ from webmail.parsing.mime import ParsedMessage
 from webmail.sync.imap_prepare import Prepared
 from webmail.sync.imap_prepare import prepare as prepare_raw
 from webmail.sync.imap_store import put_blobs
-from webmail.sync.rows import RowInsert, clean
 
 # SQLite allows 32,766 bound variables per statement; stay far below for IN (...) lists.
 IN_CHUNK = 500

@@ -51,8 +51,9 @@ class RowInsert:
 
     def __init__(self, model: type[Model], *, ignore_conflicts: bool = False) -> None:
         self.model = model
+        # Every column but an automatic id (a Blob's key is its hash, given here).
         self.fields: list[Field[Any, Any]] = [
-            f for f in model._meta.concrete_fields if not f.primary_key]
+            f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
         quote = connection.ops.quote_name
         self._table = quote(model._meta.db_table)
         self._columns = ", ".join(quote(str(f.column)) for f in self.fields)

@@ -8,9 +8,9 @@ import pytest
 
 from accounts.models import User
 from tests.sync.test_imap_headers import inbox_of
+from webmail.mail import rows
 from webmail.mail.models import BodyState, Message
-from webmail.sync import rows
-from webmail.sync.rows import RowInsert, clean
+from webmail.mail.rows import RowInsert, clean
 
 WHEN = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -39,3 +39,17 @@ def test_clean_gives_enum_values_and_no_lone_surrogates() -> None:
     assert clean(BodyState.FULL) == "full" and type(clean(BodyState.FULL)) is str
     assert clean("caf\udcc3\udca9") == "café"  # UTF-8 bytes smuggled as surrogates
     assert clean(["ok", "\ud800"]) == ["ok", "\ufffd" * 3]  # one per byte of it
+
+
+@pytest.mark.django_db
+def test_a_model_keyed_by_its_own_value_gets_its_key_and_conflicts_are_skipped() -> None:
+    from webmail.mail.models import Blob
+
+    insert = RowInsert(Blob, ignore_conflicts=True)
+    insert.insert_many([{"sha256": "a" * 64, "size": 10, "stored_size": 7}])
+    insert.insert_many([{"sha256": "a" * 64, "size": 99, "stored_size": 99},
+                        {"sha256": "b" * 64, "size": 5, "stored_size": 4}])
+
+    assert list(Blob.objects.order_by("pk").values_list("pk", "size")) == [
+        ("a" * 64, 10), ("b" * 64, 5)]
+    assert Blob.objects.get(pk="b" * 64).created_at is not None
