@@ -103,9 +103,10 @@ def _sync(env: dict[str, str], account_id: str, profile: str,
     start = time.perf_counter()
     command = [sys.executable, str(ROOT / "manage.py"), "sync_account", account_id, "--json"]
     if profile:
-        # Collapsed stacks, idle time included (waiting on the server or the disk counts).
-        command = [str(Path(sys.executable).parent / "py-spy"), "record", "--idle",
-                   "-f", "raw", "-o", profile, "--", *command]
+        # Collapsed stacks of CPU samples, by process (the parsing workers too) and
+        # thread (the writer's apart from the fetching one).
+        command = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses",
+                   "--threads", "-f", "raw", "-o", profile, "--", *command]
     proc = subprocess.Popen(
         command,
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
@@ -117,7 +118,9 @@ def _sync(env: dict[str, str], account_id: str, profile: str,
     out, err = proc.stdout.read(), proc.stderr.read()
     if status:
         raise SystemExit(f"sync_account failed:\n{err.decode()[-3000:]}")
-    return seconds, json.loads(out), usage.ru_maxrss
+    # py-spy prints its own lines around ours: the stats are the JSON line.
+    lines = [ln for ln in out.decode().splitlines() if ln.startswith("{")]
+    return seconds, json.loads(lines[-1]), usage.ru_maxrss
 
 
 def main() -> None:
