@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,8 @@ from tests.servers.dovecot import DovecotServer
 from tests.servers.tls import TLSFiles
 from tests.sync.pop3_support import message, pop3_account, run_sync, stored_raws
 from webmail.mail.models import Folder, Message, Pop3Uidl
+from webmail.protocols.pop3 import Pop3Client
+from webmail.sync.pop3 import endpoint_for
 
 pytestmark = pytest.mark.django_db
 
@@ -186,3 +189,27 @@ def test_a_pinned_certificate_is_trusted_without_its_ca(
                            trusted_cert_sha256=tls_ca.cert_sha256)
 
     assert run_sync(account).messages_fetched == 1
+
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    ("delete", ["sync", "dele", "dele"]),
+    ("keep", []),
+])
+def test_the_store_is_put_on_disk_before_any_message_is_deleted_upstream(
+    alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch,
+    policy: str, expected: list[str],
+) -> None:
+    events: list[str] = []
+
+    class Recording(Pop3Client):
+        def dele(self, number: int) -> None:
+            events.append("dele")
+            super().dele(number)
+
+    monkeypatch.setattr(os, "sync", lambda: events.append("sync"))
+    dovecot.deliver_many(dovecot_user, list(generate_mailbox(2, seed=8)))
+    account = pop3_account(alice, dovecot, pop3_policy=policy)
+
+    run_sync(account, client_factory=lambda a: Recording(endpoint_for(a)))
+
+    assert events == expected

@@ -68,17 +68,41 @@ class LocalBlobRoot:
 
 def write_file(root: LocalBlobRoot, sha256: str, data: bytes,
                made: set[str] | None = None) -> None:
-    """Write one blob's compressed bytes unless its file exists: a temporary file renamed
-    into place, so a process killed mid-write never leaves a partial file under the
-    final name (which a later put would take as stored)."""
+    """Write one blob's compressed bytes unless a whole file is there already.
+
+    The file is created under its final name (O_EXCL) and written in one call: a
+    temporary file renamed into place cost a second directory change per message, a
+    third of the file's cost here (a /tmp script, bench/README.md). A process killed
+    between create and write leaves a shorter file; the next writer of that blob finds
+    it by its size and replaces it whole (a temporary file renamed over it). A blob's row
+    is only written after its writer finished the file, so no row points at a part.
+    """
     path, legacy = (os.path.join(root.location, name) for name in paths(sha256))
-    if os.path.exists(path) or os.path.exists(legacy):
+    if os.path.exists(legacy):
         return
     directory = os.path.dirname(path)
     if made is None or directory not in made:
         os.makedirs(directory, mode=root.directory_mode or 0o777, exist_ok=True)
         if made is not None:
             made.add(directory)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, root.file_mode or 0o666)
+    except FileExistsError:
+        if os.path.getsize(path) != len(data):
+            _replace(root, path, data)
+        return
+    # A failed write leaves its part (size-checked as above), never removed here: a
+    # writer that found it short may have renamed a whole file over it meanwhile.
+    try:
+        if root.file_mode is not None:
+            os.fchmod(handle, root.file_mode)  # exactly this mode, whatever the umask
+        _write_all(handle, data)
+    finally:
+        os.close(handle)
+
+
+def _replace(root: LocalBlobRoot, path: str, data: bytes) -> None:
+    """The whole file put in place at once, over a part some killed writer left."""
     temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         with open(temporary, "wb") as handle:
@@ -90,3 +114,9 @@ def write_file(root: LocalBlobRoot, sha256: str, data: bytes,
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(handle, view):]

@@ -6,7 +6,8 @@ The order is what keeps mail safe:
 2. Each new message is fetched (RETR) and stored with its UIDL in one transaction,
    a small batch at a time, so memory stays bounded and progress is kept.
 3. Only then, and only for messages whose UIDL is committed, DELE as the account's
-   policy says (keep / delete after download / delete after N days).
+   policy says (keep / delete after download / delete after N days), after one
+   sync() has put the store on disk (make_durable).
 4. QUIT makes the DELEs final (RFC 1939: a session that ends without QUIT deletes
    nothing). Only after QUIT succeeded do we record `deleted_upstream_at`.
 
@@ -18,6 +19,7 @@ deletes the server discarded.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Generator
 from concurrent.futures import Executor
@@ -245,15 +247,29 @@ def _delete_by_policy(
     cutoff: datetime | None = None
     if account.pop3_policy == Pop3Policy.DELETE_AFTER_DAYS:
         cutoff = now() - timedelta(days=account.pop3_delete_after_days)
-    deleted: list[int] = []
-    for uid, known in _sorted_known(known_uidls(account), on_server):
-        if known.deleted_upstream:
-            continue
-        if cutoff is not None and known.downloaded_at > cutoff:
-            continue
+    chosen = [
+        (uid, known) for uid, known in _sorted_known(known_uidls(account), on_server)
+        if not known.deleted_upstream
+        and (cutoff is None or known.downloaded_at <= cutoff)
+    ]
+    if chosen:
+        make_durable()
+    for uid, _known in chosen:
         client.dele(on_server[uid])
-        deleted.append(known.pk)
-    return deleted
+    return [known.pk for _uid, known in chosen]
+
+
+def make_durable() -> None:
+    """Put what this host stored on its disks before the server lets mail go.
+
+    A commit is durable against a crash of the process, but on SQLite (WAL with
+    synchronous=NORMAL, settings.py) the last commits, and the blob files, which are
+    not fsynced one by one, may sit in the page cache: after a power loss the server
+    would have deleted mail we no longer hold. One sync() of the system writes them
+    all out, the WAL's committed frames and the files. PostgreSQL and S3 are durable on
+    commit; for them the sync is only the blob directory's.
+    """
+    os.sync()
 
 
 def _sorted_known(
