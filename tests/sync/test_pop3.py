@@ -213,3 +213,24 @@ def test_the_store_is_put_on_disk_before_any_message_is_deleted_upstream(
     run_sync(account, client_factory=lambda a: Recording(endpoint_for(a)))
 
     assert events == expected
+
+
+def test_a_message_over_the_size_limit_stays_on_the_server_and_the_rest_is_fetched(
+    alice: User, dovecot: DovecotServer, dovecot_user: str
+) -> None:
+    small = [message("one"), message("three")]
+    huge = message("two", ("y" * 76 + "\r\n") * 200)
+    dovecot.deliver_many(dovecot_user, [small[0], huge, small[1]])
+    account = pop3_account(alice, dovecot, pop3_policy="delete")
+
+    def limited(a: object) -> Pop3Client:
+        return Pop3Client(endpoint_for(a), max_message=8000)  # type: ignore[arg-type]
+
+    stats = run_sync(account, client_factory=limited)
+
+    assert stored_raws(account) == small
+    assert dovecot.messages(dovecot_user) == [huge]  # the rest was deleted as asked
+    assert any("1 message(s) larger than 7.8\xa0KB stay on the POP3 server" in note
+               for note in stats.notes)
+    again = run_sync(account, client_factory=limited)
+    assert again.messages_fetched == 0 and again.notes == stats.notes

@@ -25,6 +25,7 @@ from collections.abc import Callable, Generator
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
 
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from accounts.hosts import check_host_allowed
@@ -60,6 +61,9 @@ SYNTHETIC_NOTE = (
     "This POP3 server does not support UIDL: messages are recognised by a hash of "
     "their headers, so two identical messages may be told apart only by position."
 )
+
+TOO_LARGE_NOTE = ("{count} message(s) larger than {limit} stay on the POP3 server: "
+                  "they are not downloaded here (read them with another client).")
 
 ClientFactory = Callable[[MailAccount], Pop3Client]
 
@@ -130,7 +134,8 @@ def _session(
     if gone:
         # Deleted by another client, or by our own QUIT whose answer we never saw.
         mark_deleted_upstream(gone, now())
-    new = [entry for entry in listing.entries if entry.uid not in known]
+    new = _within_limit(client, [entry for entry in listing.entries if entry.uid not in known],
+                        stats)
     del known  # the policy step reads the committed state again
     progress.start(len(new), synthetic=listing.synthetic)
     with stats.phase("fetch"):
@@ -141,6 +146,20 @@ def _session(
         return []
     with stats.phase("delete"):
         return _delete_by_policy(client, account, on_server, now=now)
+
+
+def _within_limit(client: Pop3Client, new: list[Pop3Uid], stats: SyncStats) -> list[Pop3Uid]:
+    """The new messages but those over the client's size limit (LIST), which stay on
+    the server with a note on the account: never stored, so never deleted, and the
+    rest of the mailbox is still fetched."""
+    if not new:
+        return new
+    sizes = {item.number: item.size for item in client.list_messages()}
+    kept = [entry for entry in new if sizes.get(entry.number, 0) <= client.max_message]
+    if len(kept) < len(new):
+        stats.notes.append(TOO_LARGE_NOTE.format(
+            count=len(new) - len(kept), limit=filesizeformat(client.max_message)))
+    return kept
 
 
 def _fetch(
