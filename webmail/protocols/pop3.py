@@ -411,7 +411,7 @@ class Pop3Client:
         self._call(commands[0].split()[0], lambda c: c.sock.sendall(data))
 
     def _long_answer(self, during: str) -> bytes:
-        """The status line and body of a multi-line answer; any error closes."""
+        """The body of a multi-line answer after its status line (-ERR raises)."""
         conn = self._require()
         try:
             conn._getresp()  # type: ignore[attr-defined]  # raises error_proto on -ERR
