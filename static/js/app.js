@@ -98,14 +98,27 @@
     if (!url || !ids.length || !window.htmx) { return; }
     var values = { action: action, ids: ids.join(",") };
     if (extra) { Object.keys(extra).forEach(function (k) { values[k] = extra[k]; }); }
+    // A quiet action (the open message marked read) has no toast: it must not wipe
+    // the one showing, with its Undo. Its rows and counts still swap out of band.
+    var quiet = extra && extra.quiet;
     window.htmx.ajax("POST", url, {
-      source: document.body, target: "#toast", swap: "innerHTML",
+      source: document.body, target: "#toast", swap: quiet ? "none" : "innerHTML",
       values: values, headers: csrfHeaders()
     });
   }
   function undo() {
     var button = $("#toast [data-shortcut='undo']");
-    if (button) { button.click(); }
+    if (!button) { return; }
+    var form = button.closest("form");
+    // Posted through htmx here: a click while the toast is still settling (htmx has
+    // not bound the new form yet) would submit the form natively and reload the page.
+    if (form && window.htmx) {
+      window.htmx.ajax("POST", form.getAttribute("hx-post"), {
+        source: document.body, target: "#toast", swap: "innerHTML", headers: csrfHeaders()
+      });
+    } else {
+      button.click();
+    }
   }
 
   /* ---- reading pane --------------------------------------------------------------- */
@@ -356,6 +369,30 @@
     if (document.hidden && now - lastPoll < HIDDEN_POLL_MS) { e.preventDefault(); return; }
     lastPoll = now;
   }
+  // A list reload (after the heartbeat saw a change) asked for before an action had
+  // finished may be rendered before that action's commit and answer after it, with
+  // the rows as they were: such an answer is dropped and the list asked for again.
+  var requestCount = 0;
+  var lastPostDone = 0;
+  function noteRequest(e) {
+    if (e.detail && e.detail.xhr) { e.detail.xhr.webmailOrder = ++requestCount; }
+  }
+  function notePostDone(e) {
+    var config = e.detail && e.detail.requestConfig;
+    if (config && String(config.verb).toLowerCase() === "post") { lastPostDone = requestCount; }
+  }
+  function dropStaleList(e) {
+    var d = e.detail;
+    var inner = d && d.requestConfig && d.requestConfig.elt;
+    // Only the reload itself: a folder or sort link the person clicked is their choice.
+    if (!inner || !inner.classList || !inner.classList.contains("list-inner")) { return; }
+    if (!d.xhr || d.xhr.webmailOrder > lastPostDone) { return; }
+    d.shouldSwap = false;
+    if (window.htmx && document.body.contains(inner)) {
+      window.htmx.ajax("GET", inner.getAttribute("hx-get"),
+                       { source: inner, target: "#list-pane", swap: "innerHTML" });
+    }
+  }
   function pollWhenShown() {
     var live = $("#live");
     if (!document.hidden && live && window.htmx) { window.htmx.trigger(live, "shown"); }
@@ -374,6 +411,9 @@
     document.addEventListener("dragleave", onDragLeave);
     document.addEventListener("drop", onDrop);
     document.body.addEventListener("htmx:beforeRequest", throttleHiddenPoll);
+    document.body.addEventListener("htmx:beforeRequest", noteRequest);
+    document.body.addEventListener("htmx:beforeOnLoad", notePostDone);
+    document.body.addEventListener("htmx:beforeSwap", dropStaleList);
     document.addEventListener("visibilitychange", pollWhenShown);
     document.addEventListener("dragend", onDragEnd);
     document.body.addEventListener("unreadChanged", function (e) {

@@ -200,6 +200,10 @@ def test_shift_click_selects_a_range_and_select_all_acts_on_everything(
 
     page.click("#bulk button[value='read']")
     page.wait_for_selector("#toast:has-text('Marked as read')")
+    # The toast may settle before the rows it came with (CI saw 4 unread once): wait
+    # for the rows, up to the default timeout, then check what the person sees.
+    page.wait_for_function(
+        "document.querySelectorAll('#message-rows > .row.unread').length <= 1")
     assert page.locator("#message-rows > .row.unread").count() == 1
 
     # # deletes the selection (to Trash), z undoes it.
