@@ -233,3 +233,35 @@ def test_r_starts_a_reply_draft(
     page.keyboard.press("r")
     page.wait_for_url("**/compose/draft/**")
     assert "Third thing" in page.content()
+
+
+def test_a_list_reload_answered_after_an_action_does_not_bring_back_old_rows(
+    page: Any, live_server: Any, synced: tuple[User, MailAccount]
+) -> None:
+    from webmail.mail import actions
+
+    person, account = synced
+    log_in(page, live_server.url, person.username, DEFAULT_PASSWORD)
+    rows = page.locator("#message-rows > .row")
+    rows.first.wait_for()
+    newest = rows.first.get_attribute("data-id")
+    # The next list reload is answered now (rows as they are) but delivered later.
+    held: list[Any] = []
+    page.route(lambda url: "?sort=" in url, lambda route: held.append((route, route.fetch())))
+    oldest = Message.objects.filter(account=account, folder__name="INBOX").order_by("pk")
+    actions.mark_read(messages=[oldest.first()])  # changed elsewhere: the heartbeat reloads
+    deadline = time.monotonic() + 15
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert held, "the heartbeat did not reload the list"
+
+    page.locator(f"#msg-{newest} .select").click()
+    page.click("#bulk button[value='read']")
+    page.wait_for_selector("#toast:has-text('Marked as read')")
+    assert "unread" not in (page.get_attribute(f"#msg-{newest}", "class") or "")
+    page.unroute(lambda url: "?sort=" in url)
+    route, answer = held[0]
+    route.fulfill(response=answer)  # the old rows arrive after the action's answer
+    page.wait_for_timeout(1500)
+
+    assert "unread" not in (page.get_attribute(f"#msg-{newest}", "class") or "")
