@@ -74,7 +74,7 @@ def put_compressed(items: Iterable[tuple[str, int, bytes]]) -> None:
     storage = _storage()
     made: set[str] = set()
     root = local_root()
-    rows: list[Blob] = []
+    written: list[tuple[str, int, int]] = []
     for sha, (size, compressed) in pending.items():
         if sha in existing:
             continue
@@ -82,12 +82,15 @@ def put_compressed(items: Iterable[tuple[str, int, bytes]]) -> None:
         # File first, row second: a row always has its file.
         if root is not None:
             # Storage.save took ~1.5 ms a blob here (exists, name checks, makedirs, an
-            # exclusive create; profiled); this is one open, write and rename.
+            # exclusive create; profiled); this is one create and write.
             blob_files.write_file(root, sha, compressed, made)
-        elif not exists(sha):
+        elif not storage.exists(path):
+            # One request, not one per name (`exists`): blobs with rows were skipped
+            # above, so a file under the old name here is a crash's leftover, and
+            # writing it again under the new one costs only its space.
             storage.save(path, ContentFile(compressed))
-        rows.append(Blob(sha256=sha, size=size, stored_size=len(compressed)))
-    Blob.objects.bulk_create(rows, ignore_conflicts=True)
+        written.append((sha, size, len(compressed)))
+    record_written(written)
 
 
 def local_root() -> LocalBlobRoot | None:

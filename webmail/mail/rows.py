@@ -50,18 +50,16 @@ class RowInsert:
     """
 
     def __init__(self, model: type[Model], *, ignore_conflicts: bool = False) -> None:
-        self.model = model
         # Every column but an automatic id (a Blob's key is its hash, given here).
         self.fields: list[Field[Any, Any]] = [
             f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
         quote = connection.ops.quote_name
-        self._table = quote(model._meta.db_table)
-        self._columns = ", ".join(quote(str(f.column)) for f in self.fields)
+        columns = ", ".join(quote(str(f.column)) for f in self.fields)
+        # Only our own models' column names, quoted by the backend; values are parameters.
+        self._insert = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608
         self._marks = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
         self._pk = quote(str(model._meta.pk.column))  # type: ignore[union-attr]
-        # Only our own models' column names, quoted by the backend; values are parameters.
-        self.sql = (f"INSERT INTO {self._table} ({self._columns}) "  # noqa: S608
-                    f"VALUES {self._marks}"
+        self.sql = (self._insert + self._marks
                     + (" ON CONFLICT DO NOTHING" if ignore_conflicts else ""))
 
     def rows(self, values: Sequence[dict[str, Any]]) -> list[list[Any]]:
@@ -99,9 +97,9 @@ class RowInsert:
         with connection.cursor() as cursor:
             for start in range(0, len(rows), RETURNING_ROWS):
                 chunk = rows[start:start + RETURNING_ROWS]
-                sql = (f"INSERT INTO {self._table} ({self._columns}) "  # noqa: S608
-                       f"VALUES {', '.join([self._marks] * len(chunk))} RETURNING {self._pk}")
-                cursor.execute(sql, [value for row in chunk for value in row])
+                marks = ", ".join([self._marks] * len(chunk))
+                cursor.execute(f"{self._insert}{marks} RETURNING {self._pk}",
+                               [value for row in chunk for value in row])
                 ids.extend(sorted(int(pk) for (pk,) in cursor.fetchall()))
         return ids
 
