@@ -50,7 +50,13 @@ def read_multiline(stream: PeekableStream, limit: int) -> bytes:
         chunk = stream.peek(1)
         if not chunk:
             raise EndOfStream
-        at = (tail + chunk).find(TERMINATOR)
+        # peek gives all that is buffered (answers to later RETRs too, up to the read
+        # buffer): searched where it lies, with only its first bytes joined to the tail
+        # for a terminator across the boundary, rather than all of it copied onto it.
+        at = (tail + chunk[:LOOKBACK]).find(TERMINATOR)
+        if at < 0:
+            found = chunk.find(TERMINATOR)
+            at = found + len(tail) if found >= 0 else -1
         if at >= 0:
             data = stream.read(at + len(TERMINATOR) - len(tail))
             if size + len(data) > limit + 3:
@@ -62,7 +68,7 @@ def read_multiline(stream: PeekableStream, limit: int) -> bytes:
         size += len(data)
         if size > limit:
             raise TooLong
-        tail = (tail + data)[-LOOKBACK:]
+        tail = (tail + data[-LOOKBACK:])[-LOOKBACK:]
     body = b"".join(parts)[:-3]  # the ".\r\n" line
     return unstuff(body)
 
