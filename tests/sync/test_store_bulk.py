@@ -14,6 +14,7 @@ from django.db import connection
 
 from accounts.models import User
 from bench.generator import generate_with_meta
+from tests.search.test_index_rows import index_rows, sql_rows
 from tests.servers.dovecot import DovecotServer
 from tests.sync.pop3_support import pop3_account, run_sync, stored_raws
 from webmail.mail import blobs
@@ -46,6 +47,7 @@ def sqlite_triggers() -> set[str]:
         return {name for (name,) in cursor.fetchall()}
 
 
+@pytest.mark.dbspecific  # the SQLite run too: its index rows come from the writer
 def test_a_pop3_fetch_parsed_in_workers_is_stored_and_searchable_as_usual(
     alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,6 +67,8 @@ def test_a_pop3_fetch_parsed_in_workers_is_stored_and_searchable_as_usual(
     assert Blob.objects.filter(pk__in=[hashlib.sha256(r).hexdigest() for r in raws]).count() == 60
     if connection.vendor == "sqlite":
         assert sqlite_triggers() == triggers_before
+        # Index rows the writer computed (the workers spaced the text) are SQL's own.
+        assert index_rows() == sql_rows()
     answers = {word: found(alice, word) for word in WORDS}
     assert sum(1 for word in WORDS if answers[word]) >= 5
     for word in WORDS:
@@ -130,6 +134,7 @@ def imap_sync(account: Any) -> None:
     run_imap_sync(account)
 
 
+@pytest.mark.dbspecific
 def test_an_imap_first_sync_stored_by_the_writer_thread_equals_the_server(
     alice: User, dovecot: DovecotServer, dovecot_user: str, monkeypatch: pytest.MonkeyPatch,
     backgrounds: list[bool],
@@ -150,6 +155,7 @@ def test_an_imap_first_sync_stored_by_the_writer_thread_equals_the_server(
     assert_store_equals_server(account, dovecot)
     if connection.vendor == "sqlite":
         assert sqlite_triggers() == triggers_before
+        assert index_rows() == sql_rows()
     metas = [meta for _raw, meta in generated]
     for word in WORDS:
         assert found(alice, word) == expected_for(word, metas), word

@@ -11,7 +11,6 @@ driver as they are. The rows are what bulk_create would write (tested).
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,7 +18,8 @@ from django.db import connection
 from django.db.models import DateTimeField, Field, JSONField, Model
 from django.utils import timezone
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from webmail.mail.text_values import clean_text
+
 # Rows per multi-row INSERT ... RETURNING: a Message row has ~40 columns and SQLite
 # builds may cap a statement's parameters at 32,766 (old ones at 999, which Django's
 # own batching assumes; this stays under the larger cap only).
@@ -27,17 +27,12 @@ RETURNING_ROWS = 100
 
 
 def clean(value: Any) -> Any:
-    """A value the database takes: no lone surrogates (the parser lets some through
-    from raw 8-bit headers; PostgreSQL and SQLite both reject them), enums as values."""
+    """A value the database takes: no lone surrogates (text_values.clean_text), enums
+    as values."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, str):
-        if not _SURROGATE.search(value):
-            return value
-        try:  # bytes smuggled through surrogateescape: get them back
-            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return clean_text(value)
     if isinstance(value, list):
         return [clean(v) for v in value]
     return value

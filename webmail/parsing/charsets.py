@@ -230,6 +230,33 @@ def message_ids(value: str) -> list[str]:
     return found
 
 
+# The plain address forms nearly all mail uses: `a@b.c` and `Some Name <a@b.c>`, each
+# comma-separated piece. For these, email.utils.getaddresses (a character-at-a-time
+# parser: 135 us a message of the generated mailbox, a fifth of a sync's parse; cProfile)
+# returns the name's words joined by one space and the address as written; anything else
+# (quotes, comments, groups, routes, empty pieces) goes to it.
+# tests/parsing/test_address_pairs.py checks both agree on generated address lists.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_WORD = r"[^()<>@,:;\"\[\]\\ \t\r\n]+"
+_PLAIN_ADDRESS = re.compile(
+    rf"[ \t]*(?:({_WORD}(?:[ \t]+{_WORD})*)[ \t]*)?<({_ADDR})>[ \t]*|[ \t]*({_ADDR})[ \t]*")
+_BLANKS = re.compile(r"[ \t]+")
+
+
+def plain_address_pairs(value: str) -> list[tuple[str, str]] | None:
+    """What `email.utils.getaddresses([value])` returns when every comma-separated piece
+    of the (unfolded) value is a plain form; None when one is not."""
+    pairs: list[tuple[str, str]] = []
+    for piece in value.split(","):
+        match = _PLAIN_ADDRESS.fullmatch(piece)
+        if match is None:
+            return None
+        words, routed, bare = match.groups()
+        pairs.append((" ".join(_BLANKS.split(words)) if words else "", routed or bare))
+    return pairs
+
+
 def parse_address_pairs(raw_value: str, fallback: str | None = None) -> list[tuple[str, str]]:
     """(name, address) pairs from a raw (capped) address header.
 
@@ -239,10 +266,12 @@ def parse_address_pairs(raw_value: str, fallback: str | None = None) -> list[tup
     """
     value = decode_surrogates(raw_value, fallback)
     value = _BARE_EOL_RE.sub(" ", _FOLD_RE.sub("", value))
-    try:
-        pairs = email.utils.getaddresses([value])
-    except (Exception, RecursionError):  # noqa: BLE001 - nested comments, garbage
-        pairs = [("", found) for found in _ADDR_FALLBACK_RE.findall(value)]
+    pairs = plain_address_pairs(value)
+    if pairs is None:
+        try:
+            pairs = email.utils.getaddresses([value])
+        except (Exception, RecursionError):  # noqa: BLE001 - nested comments, garbage
+            pairs = [("", found) for found in _ADDR_FALLBACK_RE.findall(value)]
     result = []
     for name, address in pairs:
         decoded_name = decode_header_value(name, fallback) if name else ""

@@ -18,7 +18,6 @@ from datetime import datetime
 
 from webmail.parsing.charsets import (
     decode_header_value,
-    decode_surrogates,
     message_ids,
     parse_address_pairs,
     parse_date,
@@ -34,17 +33,6 @@ ENVELOPE_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Rep
 # compat32's header line: a name of printable characters but ":" and space, then ":".
 _HEADER_LINE = re.compile(r"([\x21-\x39\x3b-\x7e]+):(.*)", re.DOTALL)
 _CHARSET = re.compile(r"""charset\s*=\s*"?([^";\s]*)""", re.IGNORECASE)
-# The plain address forms nearly all mail uses: `a@b.c` and `Some Name <a@b.c>`, each
-# comma-separated piece. For these, email.utils.getaddresses (a character-at-a-time
-# parser, most of the envelope's time) returns the name's words joined by one space and
-# the address as written; anything else (quotes, comments, groups, routes) goes to it.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_ADDR = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-_WORD = r"[^()<>@,:;\"\[\]\\ \t\r\n]+"
-_PLAIN_ADDRESS = re.compile(
-    rf"[ \t]*(?:({_WORD}(?:[ \t]+{_WORD})*)[ \t]*)?<({_ADDR})>[ \t]*|[ \t]*({_ADDR})[ \t]*")
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-_BARE_EOL = re.compile(r"[\r\n]+")
 
 
 def header_items(header_bytes: bytes) -> list[tuple[str, str]]:
@@ -82,7 +70,7 @@ def parse_envelope(header_bytes: bytes, internal_date: datetime | None) -> Parse
 
     def addresses(name: str) -> tuple[Address, ...]:
         return tuple(Address(name=n, address=a) for value in every.get(name, ())
-                     for n, a in address_pairs(value, charset))
+                     for n, a in parse_address_pairs(value, charset))
 
     in_reply_to = message_ids(firsts.get("in-reply-to", ""))
     message_id = message_ids(firsts.get("message-id", ""))
@@ -96,24 +84,6 @@ def parse_envelope(header_bytes: bytes, internal_date: datetime | None) -> Parse
         cc=addresses("cc"),
         date=parse_date(firsts.get("date", "")[:200]) or internal_date,
     )
-
-
-def address_pairs(raw_value: str, fallback: str | None) -> list[tuple[str, str]]:
-    """parse_address_pairs' result, without its parser for the plain forms."""
-    value = _BARE_EOL.sub(" ", _FOLD.sub("", decode_surrogates(raw_value, fallback)))
-    pairs: list[tuple[str, str]] = []
-    for piece in value.split(","):
-        match = _PLAIN_ADDRESS.fullmatch(piece)
-        if match is None:
-            return parse_address_pairs(raw_value, fallback)
-        words, routed, bare = match.groups()
-        name = " ".join(re.split(r"[ \t]+", words)) if words else ""
-        address = routed or bare
-        decoded_name = decode_header_value(name, fallback) if name else ""
-        decoded_address = decode_header_value(address, fallback)
-        if decoded_address or decoded_name:
-            pairs.append((decoded_name, decoded_address))
-    return pairs
 
 
 def parse_envelopes(blocks: Sequence[tuple[bytes, datetime | None]]) -> list[ParsedMessage]:

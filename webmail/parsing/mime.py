@@ -34,6 +34,7 @@ from webmail.parsing.parts import (
     header_text,
     part_text,
     payload_bytes,
+    payload_size,
     safe_filename,
     to_message,
 )
@@ -271,7 +272,7 @@ class _Walker:
             Attachment(
                 filename=safe_filename(name, ctype, number),
                 content_type=ctype,
-                size=len(payload_bytes(part)),
+                size=payload_size(part),
                 path=path,
                 disposition=disposition,
                 content_id=content_id_of(part),
@@ -299,6 +300,14 @@ class _Walker:
 
 
 def _snippet(text: str) -> str:
+    """The text's first SNIPPET_LENGTH characters with its runs of white space as one
+    space, read from a short prefix when that prefix holds them all (a tenth of the
+    text otherwise split, and 4% of a sync's parse; py-spy)."""
+    short = " ".join(text[: SNIPPET_LENGTH * 2].split())
+    # Words before the short prefix's last one (which the cut may have split) are the
+    # whole text's words too.
+    if short.rfind(" ") >= SNIPPET_LENGTH:
+        return short[:SNIPPET_LENGTH]
     return " ".join(text[: SNIPPET_LENGTH * 20].split())[:SNIPPET_LENGTH]
 
 

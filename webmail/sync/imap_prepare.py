@@ -30,7 +30,9 @@ from typing import Generic, TypeVar
 
 from webmail.mail import blob_files
 from webmail.mail.blob_files import LocalBlobRoot
+from webmail.mail.text_values import clean_text
 from webmail.parsing.mime import ParsedMessage, parse_message
+from webmail.search.index_text import spaced
 
 # Same codec and level as webmail.mail.blobs (blob_files.compress).
 COMPRESSION_LEVEL = blob_files.COMPRESSION_LEVEL
@@ -56,10 +58,17 @@ class Prepared:
     stored_size: int = 0
     # The blob file is already on disk (a worker wrote it; blobs.record_written).
     written: bool = False
+    # parsed.search_text as SQLite's word index holds it (index_text.spaced), when a
+    # worker made it: the writer then inserts the index row itself (search_batch).
+    spaced_search_text: str | None = None
 
 
 # Set in worker processes when blobs live on a local disk (Workers passes it).
 _blob_root: LocalBlobRoot | None = None
+# Set in worker processes when the store is SQLite, whose word index wants the search
+# text `spaced` (~75 us a message of the generated mailbox, most of the index row's
+# cost): done here, beside the parse, rather than in the writer thread.
+_space_search_text = False
 _made: set[str] = set()
 
 
@@ -73,6 +82,8 @@ def prepare(raw: bytes, internal_date: datetime | None) -> Prepared:
     again when it needs them.
     """
     parsed = parse_message(raw, internal_date=internal_date, for_store=True)
+    search_text = clean_text(parsed.search_text)
+    spaced_text = spaced(search_text) if _space_search_text else None
     sha = hashlib.sha256(raw).hexdigest()
     compressed = blob_files.compress(raw)
     written = False
@@ -86,9 +97,10 @@ def prepare(raw: bytes, internal_date: datetime | None) -> Prepared:
         size=len(raw),
         compressed=b"" if written else compressed,
         parsed=dataclasses.replace(parsed, text="", html="", headers=(), forwarded=(),
-                                   reports=(), events=()),
+                                   reports=(), events=(), search_text=search_text),
         stored_size=len(compressed),
         written=written,
+        spaced_search_text=spaced_text,
     )
 
 
@@ -137,9 +149,10 @@ def parse_headers(header_bytes: bytes, internal_date: datetime | None) -> Parsed
     return parse_message(header_bytes, internal_date=internal_date)
 
 
-def _start_worker(blob_root: LocalBlobRoot | None) -> None:
-    global _blob_root  # noqa: PLW0603 - one setting per worker process, set at its start
+def _start_worker(blob_root: LocalBlobRoot | None, space_search_text: bool) -> None:
+    global _blob_root, _space_search_text  # noqa: PLW0603 - set once, at a worker's start
     _blob_root = blob_root
+    _space_search_text = space_search_text
     _die_with_parent()
 
 
@@ -151,6 +164,12 @@ def _local_blob_root() -> LocalBlobRoot | None:
         return local_root()
     except Exception:  # noqa: BLE001 - without it the engine writes the files itself
         return None
+
+
+def _store_is_sqlite() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "sqlite"
 
 
 def _die_with_parent() -> None:
@@ -215,7 +234,7 @@ class Workers:
                 max_workers=min(cpus, 4),
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(_local_blob_root(),),
+                initargs=(_local_blob_root(), _store_is_sqlite()),
             )
         except (OSError, AssertionError, ValueError):
             return self._inline

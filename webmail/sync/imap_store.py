@@ -118,8 +118,9 @@ def store_bodies(items: Sequence[tuple[int, Prepared]]) -> None:
             fields["blob_id"] = prepared.sha256
             values.append((pk, fields))
             attachments.extend(attachment_rows(pk, prepared.parsed))
+            index_ids.add_row(pk, fields, search_text=prepared.parsed.search_text,
+                              spaced_search_text=prepared.spaced_search_text)
         _update_values(values, BODY_FIELDS)
-        index_ids.extend(pk for pk, _prepared in items)
         Attachment.objects.filter(message_id__in=[pk for pk, _ in items]).delete()
         Attachment.objects.bulk_create(attachments)
 

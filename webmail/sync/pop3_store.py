@@ -93,7 +93,9 @@ def store_batch(
         ]
         ids = RowInsert(Message).insert_returning_ids(values)
         apply_renames(account.pk, renames)
-        index_ids.extend(ids)
+        for pk, item, row in zip(ids, fresh, values, strict=True):
+            index_ids.add_row(pk, row, search_text=item.parsed.search_text,
+                              spaced_search_text=item.prepared.spaced_search_text)
         attachments: list[Attachment] = []
         for pk, item in zip(ids, fresh, strict=True):
             attachments.extend(attachment_rows(pk, item.parsed))
