@@ -4,6 +4,8 @@ triggers, a reindex and a sync's writer all fill the same index."""
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -117,3 +119,14 @@ def test_rows_without_worker_spacing_are_indexed_by_sql_as_before(alice: User) -
 
     assert index_rows() == sql_rows()
     assert len(index_rows()) == len(ODD)
+
+
+def test_grams_are_each_words_pieces_in_order() -> None:
+    rng = random.Random(1)
+    pieces = ["Ann", "b.ost@x.io", "Müller", "会議", " ", "_", "ab", "x1y2", "<", '"', "Ünï",
+              "ß", "١٢٣"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        by_word = " ".join(piece for word in re.findall(r"\w+", text.lower())
+                           for piece in index_text.word_grams(word))
+        assert index_text.grams(text) == by_word, text

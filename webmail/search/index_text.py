@@ -44,11 +44,16 @@ def word_grams(word: str) -> list[str]:
     return [word[i:i + GRAM] for i in range(len(word) - GRAM + 1)]
 
 
+# Each GRAM characters of a word, overlapping: a match at every position that starts
+# them (the lookahead consumes nothing), in the order word_grams gives word by word.
+_GRAMS = re.compile(rf"(?=(\w{{{GRAM}}}))")
+
+
 def grams(text: str | None) -> str | None:
     """Every word's pieces, space separated (None stays None)."""
     if not text:
         return text
-    return " ".join(g for w in _WORD.findall(text.lower()) for g in word_grams(w))
+    return " ".join(_GRAMS.findall(text.lower()))
 
 
 def value_grams(value: str) -> list[list[str]]:
