@@ -98,6 +98,14 @@ HAND_MADE = [
     b'Subject: inner\r\n\r\nhi\r\n--x--\r\n',
     MIXED + b'\r\n--x\rContent-Type: text/plain\r\n\r\na\r\n--x--',
     b'Content-Type: text/plain; charset="utf-8"\r\nSubject: \xc3\xa9t\xc3\xa9\r\n\r\n\xff\xfe body',
+    # Header lines as _with_headers builds them, or hands to the stdlib.
+    b":no name\r\nSubject: x\r\n\r\nbody",
+    b"Subject:x\r\nTo:\t \t a@b.c \r\n\r\nbody",
+    b"Subject: x\r\nFrom nobody\r\nTo: y\r\n\r\nbody",
+    b"X-Empty:\r\nX-Blank: \r\n \r\n\r\nbody",
+    b"Subject: a\nTo: b\n  c\n\nLF only",
+    MIXED + b'\r\n--x\r\nContent-Type: text/plain\r\n folded: yes\r\nX-A:1\r\n\r\na\r\n--x--\r\n',
+    MIXED + b'\r\n--x\r\n continued first\r\n\r\na\r\n--x--\r\n',
 ]
 
 

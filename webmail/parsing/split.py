@@ -3,11 +3,12 @@
 `email.parser.BytesParser` (the feedparser) reads every line of every part through a
 stack of per-line regex checks, and compiles a new regex for every multipart boundary:
 on generated mail (bench/generator.py, ~30 KB a message, base64 attachments) that was
-half of `parse_message`'s CPU (profiled, bench/README.md). Here each part's headers are
-still parsed by the stdlib (the same `_parse_headers`, on the header lines alone) and
-bodies are cut at boundary lines found with `str.find`, then the Message objects are
-built exactly as the feedparser builds them: the same headers, payload strings,
-preamble and epilogue, the line ending before a boundary given to the boundary.
+half of `parse_message`'s CPU (profiled, bench/README.md). Here each part's header
+lines are set as the feedparser's `_parse_headers` sets them (compat32's
+header_source_parse) and bodies are cut at boundary lines found with `str.find`, then
+the Message objects are built exactly as the feedparser builds them: the same headers,
+payload strings, preamble and epilogue, the line ending before a boundary given to the
+boundary.
 
 Anything off the common path returns None and the caller parses with the stdlib as
 before: a lone CR, a line in the header block that is not a header, a missing or
@@ -23,7 +24,6 @@ import re
 # The feedparser's own header-line pattern, so both agree on where the header block ends.
 from email.feedparser import headerRE  # type: ignore[attr-defined]
 from email.message import Message
-from email.parser import Parser
 from email.policy import compat32
 
 # Real mail nests a few levels; past this the stdlib (with its own limits) takes over.
@@ -58,6 +58,7 @@ def _entity(text: str, start: int, end: int, enclosing: tuple[str, ...], depth: 
         raise _Fallback
     pos = start
     body = -1
+    lines: list[str] = []
     while pos < end:
         newline = text.find("\n", pos, end)
         line_end = end if newline < 0 else newline + 1
@@ -67,10 +68,11 @@ def _entity(text: str, start: int, end: int, enclosing: tuple[str, ...], depth: 
             break
         if not headerRE.match(line):
             raise _Fallback  # the feedparser's MissingHeaderBodySeparatorDefect path
+        lines.append(line)
         pos = line_end
     if body < 0:
         raise _Fallback  # headers up to the end: rare, left to the stdlib
-    message = Parser(policy=compat32).parsestr(text[start:pos], headersonly=True)
+    message = _with_headers(lines)
     maintype = message.get_content_maintype()
     if maintype == "message":
         raise _Fallback
@@ -78,6 +80,29 @@ def _entity(text: str, start: int, end: int, enclosing: tuple[str, ...], depth: 
         message._payload = text[body:end]  # type: ignore[attr-defined]
         return message
     _multipart(message, text, body, end, enclosing, depth)
+    return message
+
+
+def _with_headers(lines: list[str]) -> Message:
+    """A Message with these header lines, as the feedparser's _parse_headers sets them
+    (compat32's header_source_parse); lines it would read with a defect (a continuation
+    first, an envelope "From " line, an empty name) go to the stdlib. Feeding each part's
+    header block to a FeedParser instead was a tenth of a sync's parse (py-spy)."""
+    message = Message(policy=compat32)
+    source: list[str] = []
+    for line in lines:
+        if line[0] in " \t":
+            if not source:
+                raise _Fallback
+            source.append(line)
+            continue
+        if source:
+            message.set_raw(*compat32.header_source_parse(source))
+        if line.startswith("From ") or line.find(":") <= 0:
+            raise _Fallback
+        source = [line]
+    if source:
+        message.set_raw(*compat32.header_source_parse(source))
     return message
 
 
