@@ -168,9 +168,13 @@ def _local_blob_root() -> LocalBlobRoot | None:
 
 
 def _store_is_sqlite() -> bool:
-    from django.db import connection
+    """Whether the workers should space search texts for SQLite's word index."""
+    try:  # Django is set up in the engine's process (never imported by the workers)
+        from django.db import connection
 
-    return connection.vendor == "sqlite"
+        return connection.vendor == "sqlite"
+    except Exception:  # noqa: BLE001 - without it the writer's SQL spaces the text
+        return False
 
 
 def _die_with_parent() -> None:
