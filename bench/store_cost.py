@@ -72,7 +72,6 @@ def _run(args: argparse.Namespace) -> None:
     # As in a parsing worker of a SQLite site (imap_prepare.Workers passes these).
     imap_prepare._blob_root = local_root()
     imap_prepare._space_search_text = True
-    raws: list[bytes] = []
     prepare_us: list[float] = []
     store_us: list[float] = []
     for round_number in range(args.rounds):
